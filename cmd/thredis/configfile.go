@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/thredis/thredis/server"
+)
+
+// loadConfigFile applies a redis.conf-syntax file: one "directive value…"
+// per line, '#' comments, double- or single-quoted arguments with escapes.
+// An unknown directive or bad value is an error naming the file and line.
+func loadConfigFile(cfg *server.Config, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open config file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || text[0] == '#' {
+			continue
+		}
+		words, err := splitArgs(text)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if len(words) == 0 {
+			continue
+		}
+		if err := cfg.Set(words[0], words[1:]...); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, line, words[0], err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// splitArgs splits a config line like Redis's sdssplitargs: whitespace
+// separated words, "double quotes" with \n \r \t \xHH escapes, 'single
+// quotes' with only \' escaped. A closing quote must be followed by a space.
+func splitArgs(line string) ([]string, error) {
+	var out []string
+	i := 0
+	for {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i >= len(line) {
+			return out, nil
+		}
+		var cur strings.Builder
+		switch line[i] {
+		case '"':
+			i++
+			for {
+				if i >= len(line) {
+					return nil, fmt.Errorf("unbalanced quotes in configuration line")
+				}
+				ch := line[i]
+				if ch == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+					cur.WriteByte(hexVal(line[i+2])<<4 | hexVal(line[i+3]))
+					i += 4
+					continue
+				}
+				if ch == '\\' && i+1 < len(line) {
+					i++
+					switch line[i] {
+					case 'n':
+						cur.WriteByte('\n')
+					case 'r':
+						cur.WriteByte('\r')
+					case 't':
+						cur.WriteByte('\t')
+					case 'b':
+						cur.WriteByte('\b')
+					case 'a':
+						cur.WriteByte('\a')
+					default:
+						cur.WriteByte(line[i])
+					}
+					i++
+					continue
+				}
+				if ch == '"' {
+					i++
+					if i < len(line) && line[i] != ' ' && line[i] != '\t' {
+						return nil, fmt.Errorf("closing quote must be followed by a space")
+					}
+					break
+				}
+				cur.WriteByte(ch)
+				i++
+			}
+		case '\'':
+			i++
+			for {
+				if i >= len(line) {
+					return nil, fmt.Errorf("unbalanced quotes in configuration line")
+				}
+				ch := line[i]
+				if ch == '\\' && i+1 < len(line) && line[i+1] == '\'' {
+					cur.WriteByte('\'')
+					i += 2
+					continue
+				}
+				if ch == '\'' {
+					i++
+					if i < len(line) && line[i] != ' ' && line[i] != '\t' {
+						return nil, fmt.Errorf("closing quote must be followed by a space")
+					}
+					break
+				}
+				cur.WriteByte(ch)
+				i++
+			}
+		default:
+			for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+				cur.WriteByte(line[i])
+				i++
+			}
+		}
+		out = append(out, cur.String())
+	}
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}

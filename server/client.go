@@ -1,0 +1,485 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/thredis/thredis/cmdlog"
+	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/resp"
+	"github.com/tidwall/redcon"
+)
+
+// Client is one connection's state. Its fields are used by the goroutine
+// serving the connection; fields read by other clients (CLIENT LIST, KILL)
+// are atomics or guarded by the execution lock.
+type Client struct {
+	s    *Server
+	conn redcon.Conn
+	gc   *guardConn
+	// ID is the client's unique, increasing id (CLIENT ID).
+	ID int64
+	// W receives the replies of the command being executed.
+	W resp.Writer
+	// DB is the selected database; DBIndex its number.
+	DB      *keyspace.DB
+	DBIndex int
+
+	name    atomic.Pointer[string]
+	libName atomic.Pointer[string]
+	libVer  atomic.Pointer[string]
+	authed  bool
+
+	cmd  *Command // command being executed
+	args [][]byte
+	// propOverride is set when the handler chose its own propagation.
+	propOverride bool
+
+	multi    *multiState
+	watched  []watchedKey
+	casDirty bool // a watched key changed (guarded by the execution lock)
+
+	created         time.Time
+	lastInteraction atomic.Int64 // unix nanos
+	lastCmd         atomic.Pointer[string]
+	locked          bool // holds the execution lock across a pipeline batch
+	batch           int  // commands run since the lock was taken
+	closing         bool // close after flushing (QUIT, CLIENT KILL of self)
+	replyMode       int  // replyOn, replyOff, replySkip
+	noEvict         bool
+	noTouch         bool
+	flags           atomic.Uint32 // clientFlag bits, for CLIENT LIST
+
+	out *asyncOut // non-nil once detached (MONITOR, replication streams)
+}
+
+const (
+	replyOn = iota
+	replyOff
+	replySkip
+)
+
+type clientFlag uint32
+
+const (
+	clientMonitor clientFlag = 1 << iota
+	clientMulti
+	clientDirtyCAS
+	clientReplica
+	clientMaster
+)
+
+// Limits that bound the work done under the execution lock for one client
+// before others get a turn, and the reply bytes buffered before a flush.
+const (
+	maxBatchUnderLock = 64
+	flushThreshold    = 64 << 10
+)
+
+func (s *Server) accept(conn redcon.Conn) bool {
+	s.stats.connectionsReceived.Add(1)
+	gc, _ := conn.NetConn().(*guardConn)
+	if s.cfg.ProtectedMode && s.cfg.RequirePass() == "" && !isLoopback(conn.NetConn().RemoteAddr()) {
+		s.stats.rejectedConns.Add(1)
+		conn.WriteError(protectedModeMsg)
+		return false
+	}
+	s.clientMu.Lock()
+	n := len(s.clients)
+	s.clientMu.Unlock()
+	if n >= s.cfg.MaxClients {
+		s.stats.rejectedConns.Add(1)
+		conn.WriteError("ERR max number of clients reached")
+		return false
+	}
+	c := &Client{s: s, conn: conn, gc: gc, ID: s.nextID.Add(1), created: time.Now()}
+	c.W.Proto = 2
+	c.DB = s.ks.DB(0)
+	c.authed = s.cfg.RequirePass() == ""
+	if gc != nil {
+		gc.authed.Store(c.authed)
+	}
+	c.lastInteraction.Store(time.Now().UnixNano())
+	conn.SetContext(c)
+	s.clientMu.Lock()
+	s.clients[c.ID] = c
+	s.clientMu.Unlock()
+	return true
+}
+
+func (s *Server) closed(conn redcon.Conn, err error) {
+	c, ok := conn.Context().(*Client)
+	if !ok {
+		return
+	}
+	if c.out != nil {
+		// Detached clients are torn down by their own loop.
+		return
+	}
+	c.teardown()
+}
+
+// teardown releases everything the client holds.
+func (c *Client) teardown() {
+	s := c.s
+	c.release()
+	s.mu.Lock()
+	c.unwatchAll()
+	s.mu.Unlock()
+	s.monitors.remove(c)
+	s.clientMu.Lock()
+	delete(s.clients, c.ID)
+	s.clientMu.Unlock()
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return true // unix sockets are local
+	}
+	return ta.IP.IsLoopback()
+}
+
+func (c *Client) netConn() net.Conn { return c.conn.NetConn() }
+
+// lock takes the execution lock unless the client already holds it for its
+// current pipeline batch.
+func (c *Client) lock() {
+	if !c.locked {
+		c.s.mu.Lock()
+		c.locked = true
+		c.batch = 0
+	}
+}
+
+// release gives the execution lock back.
+func (c *Client) release() {
+	if c.locked {
+		c.locked = false
+		c.s.mu.Unlock()
+	}
+}
+
+// serveRESP is redcon's per-command callback. Commands of one pipelined read
+// run under a single acquisition of the execution lock (bounded by
+// maxBatchUnderLock), and their replies go out in one write.
+func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
+	c := conn.Context().(*Client)
+	if c.closing {
+		return
+	}
+	c.process(rc.Args)
+	c.batch++
+	last := len(conn.PeekPipeline()) == 0
+	if last || c.closing || c.batch >= maxBatchUnderLock || c.W.Len() >= flushThreshold {
+		c.release()
+		c.emit()
+		if !last && !c.closing {
+			redcon.BaseWriter(conn).Flush()
+		}
+		if c.closing {
+			conn.Close()
+		}
+	}
+}
+
+// emit hands buffered replies to the connection.
+func (c *Client) emit() {
+	if c.W.Len() == 0 {
+		return
+	}
+	if limit := c.s.cfg.outputHardLimit.Load(); limit > 0 && int64(c.W.Len()) > limit {
+		c.s.log.Warn("closing client that exceeded the output buffer limit", "id", c.ID, "bytes", c.W.Len(), "limit", limit)
+		c.W.Reset()
+		c.closing = true
+		return
+	}
+	if c.out != nil {
+		c.out.push(c.W.Bytes())
+	} else {
+		c.conn.WriteRaw(c.W.Bytes())
+	}
+	c.W.Reset()
+}
+
+// process runs one request: lookup, checks, MULTI queueing, execution.
+func (c *Client) process(args [][]byte) {
+	s := c.s
+	c.lastInteraction.Store(time.Now().UnixNano())
+	s.stats.commandsProcessed.Add(1)
+	cmd := s.table.Lookup(args[0])
+	if cmd == nil {
+		c.reject(nil, unknownCommandError(args))
+		return
+	}
+	if !cmd.arityOK(len(args)) {
+		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.Name+"' command")
+		return
+	}
+	if !c.authed && cmd.Flags&FlagNoAuth == 0 {
+		c.reject(cmd, "NOAUTH Authentication required.")
+		return
+	}
+	if c.multi != nil && cmd.Flags&FlagNoMulti == 0 && !isTxCommand(cmd) {
+		c.queue(cmd, args)
+		return
+	}
+	if s.replicaReadOnlyRefuses(c, cmd) {
+		c.reject(cmd, readOnlyError)
+		return
+	}
+	c.call(cmd, args)
+}
+
+// reject replies with an error for a command that was refused before
+// execution; inside MULTI it also dooms the transaction (EXECABORT).
+func (c *Client) reject(cmd *Command, msg string) {
+	if cmd != nil {
+		cmd.stats.rejected.Add(1)
+	}
+	if c.multi != nil {
+		c.multi.aborted = true
+	}
+	c.replyError(msg)
+}
+
+// replyError writes an error reply and counts it in errorstats.
+func (c *Client) replyError(msg string) {
+	c.W.Error(msg)
+	c.s.countError(msg)
+}
+
+func (s *Server) countError(msg string) {
+	s.stats.totalErrorReplies.Add(1)
+	code := msg
+	if i := strings.IndexByte(code, ' '); i >= 0 {
+		code = code[:i]
+	}
+	s.errStatsMu.Lock()
+	s.errStats[code]++
+	s.errStatsMu.Unlock()
+}
+
+func unknownCommandError(args [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.WriteString(safeArg(args[0]))
+	b.WriteString("', with args beginning with: ")
+	for i, a := range args[1:] {
+		if i >= 128 || b.Len() > 128+64 {
+			break
+		}
+		b.WriteString("'")
+		b.WriteString(safeArg(a))
+		b.WriteString("' ")
+	}
+	return b.String()
+}
+
+// call executes cmd, records its statistics and propagates its effects.
+func (c *Client) call(cmd *Command, args [][]byte) {
+	s := c.s
+	if cmd.Flags&FlagUnlocked == 0 {
+		c.lock()
+	}
+	prevCmd, prevArgs := c.cmd, c.args
+	c.cmd, c.args = cmd, args
+	c.propOverride = false
+	dirty := s.ks.Dirty
+	start := c.W.Len()
+	t0 := time.Now()
+	c.safeHandle(cmd, args)
+	dur := time.Since(t0)
+	if cmd.Flags&FlagWrite != 0 && !c.propOverride && s.ks.Dirty != dirty {
+		if cmd.Flags&FlagUnlocked != 0 {
+			// Unlocked handlers propagate explicitly; dirty may have moved
+			// because of other clients.
+		} else {
+			s.prop = append(s.prop, cmdlog.Op{DB: c.DBIndex, Argv: args})
+		}
+	}
+	if !s.inExec && c.locked {
+		s.flushPropagation(false)
+	}
+	if c.replyMode != replyOn {
+		if c.replyMode == replySkip && cmd.Name != "client" {
+			c.replyMode = replyOn
+		}
+		if c.replyMode != replyOn || cmd.Name != "client" {
+			c.W.Truncate(start)
+		}
+	}
+	cmd.stats.calls.Add(1)
+	cmd.stats.usec.Add(dur.Microseconds())
+	if c.W.Len() > start && c.W.Bytes()[start] == '-' {
+		cmd.stats.failed.Add(1)
+	}
+	name := cmd.FullName()
+	c.lastCmd.Store(&name)
+	if cmd.Flags&FlagSkipSlowlog == 0 {
+		s.slowlogRecord(c, args, dur)
+	}
+	if s.monitors.count.Load() > 0 && cmd.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
+		s.monitors.feed(c, args)
+	}
+	c.cmd, c.args = prevCmd, prevArgs
+}
+
+// safeHandle runs the handler, turning a panic into an error reply so one
+// bad command cannot take the server or other clients down.
+func (c *Client) safeHandle(cmd *Command, args [][]byte) {
+	start := c.W.Len()
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("panic in command", "command", cmd.FullName(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.W.Truncate(start)
+			c.replyError(fmt.Sprintf("ERR internal error while executing '%s': %v", cmd.FullName(), r))
+		}
+	}()
+	cmd.Handler(c, args)
+}
+
+// Propagate replaces the automatic propagation of the current command with
+// the given command (Redis's rewrite for propagation, e.g. SET EX -> PXAT).
+// It may be called several times to emit several commands; calling it with
+// no arguments suppresses propagation.
+func (c *Client) Propagate(argv ...[]byte) {
+	c.propOverride = true
+	if len(argv) > 0 {
+		c.s.prop = append(c.s.prop, cmdlog.Op{DB: c.DBIndex, Argv: argv})
+	}
+}
+
+// SelectDB switches the client's database.
+func (c *Client) SelectDB(i int) {
+	c.DB = c.s.ks.DB(i)
+	c.DBIndex = i
+}
+
+// Name returns the client's name (CLIENT SETNAME).
+func (c *Client) Name() string {
+	if p := c.name.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// asyncOut carries replies and pushes to a detached client's socket from
+// any goroutine without ever blocking the caller: bytes are queued and a
+// writer goroutine drains them. A queue over its limit closes the client,
+// which is how a stuck MONITOR or replica is dropped instead of eating
+// memory.
+type asyncOut struct {
+	mu     sync.Mutex
+	buf    []byte
+	limit  int
+	conn   net.Conn
+	wake   chan struct{}
+	closed bool
+}
+
+func newAsyncOut(conn net.Conn, limit int) *asyncOut {
+	o := &asyncOut{conn: conn, limit: limit, wake: make(chan struct{}, 1)}
+	go o.run()
+	return o
+}
+
+func (o *asyncOut) push(b []byte) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	if o.limit > 0 && len(o.buf)+len(b) > o.limit {
+		o.closed = true
+		o.mu.Unlock()
+		o.conn.Close()
+		return
+	}
+	o.buf = append(o.buf, b...)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *asyncOut) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *asyncOut) run() {
+	var spare []byte
+	for range o.wake {
+		o.mu.Lock()
+		data := o.buf
+		o.buf = spare[:0]
+		closed := o.closed
+		o.mu.Unlock()
+		if len(data) > 0 {
+			if _, err := o.conn.Write(data); err != nil {
+				o.conn.Close()
+				return
+			}
+		}
+		spare = data
+		if closed {
+			return
+		}
+	}
+}
+
+// detach takes the connection out of redcon's loop so other goroutines can
+// push to it (MONITOR, replication). The client then runs its own read loop.
+func (c *Client) detach() {
+	if c.out != nil {
+		return
+	}
+	dc := c.conn.Detach()
+	c.out = newAsyncOut(dc.NetConn(), 0)
+	go func() {
+		defer func() {
+			c.out.close()
+			dc.Close()
+			c.teardown()
+		}()
+		for {
+			cmd, err := dc.ReadCommand()
+			if err != nil {
+				return
+			}
+			c.process(cmd.Args)
+			c.release()
+			c.emit()
+			if c.closing {
+				return
+			}
+		}
+	}()
+}
+
+// push sends out-of-band data to a detached client.
+func (c *Client) push(b []byte) {
+	if c.out != nil {
+		c.out.push(b)
+	}
+}
+
+// Kill closes the client's connection from any goroutine.
+func (c *Client) Kill() {
+	if c.out != nil {
+		c.out.close()
+	}
+	c.netConn().Close()
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// monitorSet holds the clients in MONITOR mode. feed is called with the
+// execution lock held, so lines reach monitors in execution order; the
+// writes themselves are queued (asyncOut) and never block the caller.
+type monitorSet struct {
+	mu      sync.Mutex
+	clients []*Client
+	count   atomic.Int32
+}
+
+func (m *monitorSet) add(c *Client) {
+	m.mu.Lock()
+	m.clients = append(m.clients, c)
+	m.count.Store(int32(len(m.clients)))
+	m.mu.Unlock()
+}
+
+func (m *monitorSet) remove(c *Client) {
+	m.mu.Lock()
+	for i, x := range m.clients {
+		if x == c {
+			m.clients = append(m.clients[:i:i], m.clients[i+1:]...)
+			break
+		}
+	}
+	m.count.Store(int32(len(m.clients)))
+	m.mu.Unlock()
+}
+
+// feed sends one command line to every monitor, formatted like Redis:
+// +1700000000.123456 [0 127.0.0.1:50000] "set" "k" "v"
+func (m *monitorSet) feed(c *Client, args [][]byte) {
+	now := time.Now()
+	line := make([]byte, 0, 64)
+	line = append(line, '+')
+	line = strconv.AppendInt(line, now.Unix(), 10)
+	line = append(line, '.')
+	us := strconv.FormatInt(int64(now.Nanosecond()/1000), 10)
+	for i := len(us); i < 6; i++ {
+		line = append(line, '0')
+	}
+	line = append(line, us...)
+	line = append(line, " ["...)
+	line = strconv.AppendInt(line, int64(c.DBIndex), 10)
+	line = append(line, ' ')
+	line = append(line, c.conn.RemoteAddr()...)
+	line = append(line, ']')
+	for _, a := range args {
+		line = append(line, ' ')
+		line = appendRepr(line, a)
+	}
+	line = append(line, '\r', '\n')
+	m.mu.Lock()
+	for _, mc := range m.clients {
+		mc.push(line)
+	}
+	m.mu.Unlock()
+}
+
+// appendRepr quotes b like Redis's sdscatrepr.
+func appendRepr(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	for _, ch := range b {
+		switch ch {
+		case '\\', '"':
+			dst = append(dst, '\\', ch)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\a':
+			dst = append(dst, '\\', 'a')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		default:
+			if ch >= 0x20 && ch < 0x7f {
+				dst = append(dst, ch)
+			} else {
+				const hex = "0123456789abcdef"
+				dst = append(dst, '\\', 'x', hex[ch>>4], hex[ch&15])
+			}
+		}
+	}
+	return append(dst, '"')
+}

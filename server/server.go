@@ -1,0 +1,259 @@
+// Package server is thredis's network front: it accepts RESP connections
+// (tidwall/redcon), owns clients, the command table, dispatch,
+// MULTI/EXEC/WATCH and the server-level commands, and publishes every
+// executed write to the command log.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/thredis/thredis/cmdlog"
+	"github.com/thredis/thredis/keyspace"
+	"github.com/tidwall/redcon"
+)
+
+// Version is the Redis version thredis reports (redis_version in INFO,
+// HELLO): the Redis 7.0 command set and semantics it implements.
+const Version = "7.0.15"
+
+// Server is one thredis instance. All keyspace access happens with mu held;
+// it is the serialization that makes each command atomic.
+type Server struct {
+	cfg   *Config
+	log   *slog.Logger
+	table *Table
+
+	mu   sync.Mutex // the execution lock
+	ks   *keyspace.Keyspace
+	prop []cmdlog.Op // effects of the command being executed (guarded by mu)
+	// inExec is set while EXEC runs queued commands so their effects become
+	// one atomic log entry.
+	inExec bool
+	// readOnly is set on a read-only replica: write commands from
+	// ordinary clients are refused with -READONLY.
+	readOnly atomic.Bool
+
+	cmdlog *cmdlog.Log
+
+	rc       *redcon.Server
+	ln       net.Listener
+	addr     net.Addr
+	clientMu sync.Mutex
+	clients  map[int64]*Client
+	nextID   atomic.Int64
+
+	stats     serverStats
+	errStatsMu sync.Mutex
+	errStats   map[string]int64
+	slowlog    slowlog // guarded by mu
+	monitors  monitorSet
+	startTime time.Time
+
+	closeOnce sync.Once
+	done      chan struct{}
+	stopCron  chan struct{}
+	serveErr  error
+}
+
+type serverStats struct {
+	connectionsReceived atomic.Int64
+	rejectedConns       atomic.Int64
+	commandsProcessed   atomic.Int64
+	netInputBytes       atomic.Int64
+	netOutputBytes      atomic.Int64
+	totalErrorReplies   atomic.Int64
+}
+
+
+// New creates a server from cfg (nil means defaults). It does not listen yet.
+func New(cfg *Config, logger *slog.Logger) *Server {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       logger,
+		cmdlog:    cmdlog.New(),
+		clients:   make(map[int64]*Client),
+		errStats:  make(map[string]int64),
+		startTime: time.Now(),
+		done:      make(chan struct{}),
+		stopCron:  make(chan struct{}),
+	}
+	s.ks = keyspace.New(cfg.Databases, s)
+	s.table = NewTable(allCommands()...)
+	s.slowlog.init()
+	cfg.server = s
+	return s
+}
+
+// Config returns the server's live configuration.
+func (s *Server) Config() *Config { return s.cfg }
+
+// Keyspace returns the keyspace. Callers must hold the execution lock (see
+// Exec) while using it.
+func (s *Server) Keyspace() *keyspace.Keyspace { return s.ks }
+
+// Log returns the command log, for subscribers (AOF, replication, tests).
+func (s *Server) Log() *cmdlog.Log { return s.cmdlog }
+
+// Table returns the command table.
+func (s *Server) Table() *Table { return s.table }
+
+// Exec runs fn with the execution lock held, so fn is atomic with respect
+// to every command.
+func (s *Server) Exec(fn func(ks *keyspace.Keyspace)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.ks)
+	s.flushPropagation(false)
+}
+
+// KeyExpired implements keyspace.Hooks: an expired key's deletion is
+// propagated as DEL so replicas and the AOF never diverge (Redis does the
+// same).
+func (s *Server) KeyExpired(db int, key string) {
+	s.prop = append(s.prop, cmdlog.Op{DB: db, Argv: [][]byte{[]byte("DEL"), []byte(key)}})
+}
+
+// flushPropagation appends the pending effects as one log entry.
+func (s *Server) flushPropagation(atomicEntry bool) {
+	if len(s.prop) == 0 {
+		return
+	}
+	e := cmdlog.Entry{Ops: s.prop, Atomic: atomicEntry}
+	s.cmdlog.Append(&e)
+	clear(s.prop)
+	s.prop = s.prop[:0]
+}
+
+// Listen binds the configured address(es). Port 0 picks a free port (see
+// Addr).
+func (s *Server) Listen() error {
+	host := "127.0.0.1"
+	if len(s.cfg.Bind) > 0 {
+		host = s.cfg.Bind[0]
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(s.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.ln = &guardListener{Listener: ln, s: s}
+	s.addr = ln.Addr()
+	return nil
+}
+
+// Addr returns the listening address (after Listen).
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Serve accepts connections until Shutdown. It calls Listen if needed.
+func (s *Server) Serve() error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.rc = redcon.NewServer("", s.serveRESP, s.accept, s.closed)
+	go s.cron()
+	s.log.Info("ready to accept connections", "addr", s.addr.String(), "version", Version)
+	err := s.rc.Serve(s.ln)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		s.serveErr = err
+	}
+	return s.serveErr
+}
+
+// Start listens and serves in the background; for tests and embedding.
+func (s *Server) Start() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	go s.Serve()
+	return nil
+}
+
+// Shutdown stops accepting, closes every client and stops background work.
+// It is safe to call more than once.
+func (s *Server) Shutdown() {
+	s.closeOnce.Do(func() {
+		s.log.Info("shutting down")
+		close(s.stopCron)
+		if s.rc != nil {
+			s.rc.Close()
+		} else if s.ln != nil {
+			s.ln.Close()
+		}
+		s.clientMu.Lock()
+		for _, c := range s.clients {
+			c.netConn().Close()
+		}
+		s.clientMu.Unlock()
+		close(s.done)
+	})
+}
+
+// Done is closed when the server has shut down.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// cron runs periodic work: the LRU clock, active expiry and dict rehashing,
+// at hz times a second like Redis's serverCron.
+func (s *Server) cron() {
+	hz := s.cfg.Hz
+	if hz <= 0 {
+		hz = 10
+	}
+	t := time.NewTicker(time.Second / time.Duration(hz))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCron:
+			return
+		case <-t.C:
+			s.ks.TickClock()
+			s.activeExpireCycle(time.Second / time.Duration(hz) / 4)
+		}
+	}
+}
+
+// activeExpireCycle reclaims expired keys nobody reads, spending at most
+// budget (25% of a cron period, as Redis's slow cycle) and releasing the
+// lock every millisecond so clients are never stalled for long.
+func (s *Server) activeExpireCycle(budget time.Duration) {
+	start := time.Now()
+	for {
+		more := false
+		s.mu.Lock()
+		slice := time.Now().Add(time.Millisecond)
+		for i := 0; i < s.ks.NumDBs(); i++ {
+			db := s.ks.DB(i)
+			if db.ExpiresLen() == 0 {
+				db.ActiveExpire(0, func() bool { return true })
+				continue
+			}
+			n := db.ActiveExpire(20, func() bool { return time.Now().After(slice) })
+			if n > 5 {
+				more = true
+			}
+		}
+		s.flushPropagation(false)
+		done := !more || time.Since(start) > budget
+		if done {
+			s.ks.Stats.ExpireCycleTime += time.Since(start)
+		}
+		s.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
