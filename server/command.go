@@ -12,21 +12,21 @@ type Flag uint32
 
 // Command flags. The names are the ones COMMAND INFO reports.
 const (
-	FlagWrite    Flag = 1 << iota // may modify the keyspace: propagated, refused on read-only replicas
-	FlagReadonly                  // reads data only
-	FlagAdmin                     // administrative
-	FlagFast                      // O(1) or O(log N)
-	FlagNoScript                  // not allowed from scripts
-	FlagLoading                   // allowed while loading the dataset
-	FlagStale                     // allowed on a replica with stale data
-	FlagPubSub                    // pub/sub related
-	FlagNoAuth                    // allowed before AUTH
-	FlagNoMulti                   // not queued by MULTI (executed or refused at once)
-	FlagDenyOOM                   // may grow memory: refused over maxmemory
-	FlagUnlocked                  // the handler manages the execution lock itself (e.g. SQL)
-	FlagAllowBusy                 // allowed during a long-running script/SQL (Redis's allow-busy)
-	FlagSkipMonitor               // not shown to MONITOR (AUTH, HELLO with AUTH)
-	FlagSkipSlowlog               // not recorded in SLOWLOG
+	FlagWrite       Flag = 1 << iota // may modify the keyspace: propagated, refused on read-only replicas
+	FlagReadonly                     // reads data only
+	FlagAdmin                        // administrative
+	FlagFast                         // O(1) or O(log N)
+	FlagNoScript                     // not allowed from scripts
+	FlagLoading                      // allowed while loading the dataset
+	FlagStale                        // allowed on a replica with stale data
+	FlagPubSub                       // pub/sub related
+	FlagNoAuth                       // allowed before AUTH
+	FlagNoMulti                      // not queued by MULTI (executed or refused at once)
+	FlagDenyOOM                      // may grow memory: refused over maxmemory
+	FlagUnlocked                     // the handler manages the execution lock itself (e.g. SQL)
+	FlagAllowBusy                    // allowed during a long-running script/SQL (Redis's allow-busy)
+	FlagSkipMonitor                  // not shown to MONITOR (AUTH, HELLO with AUTH)
+	FlagSkipSlowlog                  // not recorded in SLOWLOG
 )
 
 var flagNames = []struct {

@@ -20,13 +20,13 @@ func allCommands() [][]*Command {
 
 // Common error replies, with Redis 7's exact texts.
 const (
-	errSyntax       = "ERR syntax error"
-	errNotInteger   = "ERR value is not an integer or out of range"
-	errNotFloat     = "ERR value is not a valid float"
-	errOverflow     = "ERR increment or decrement would overflow"
-	errNoSuchKey    = "ERR no such key"
-	errDBIndex      = "ERR DB index is out of range"
-	readOnlyError   = "READONLY You can't write against a read only replica."
+	errSyntax        = "ERR syntax error"
+	errNotInteger    = "ERR value is not an integer or out of range"
+	errNotFloat      = "ERR value is not a valid float"
+	errOverflow      = "ERR increment or decrement would overflow"
+	errNoSuchKey     = "ERR no such key"
+	errDBIndex       = "ERR DB index is out of range"
+	readOnlyError    = "READONLY You can't write against a read only replica."
 	errInvalidExpire = "ERR invalid expire time in '%s' command"
 )
 

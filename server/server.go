@@ -49,12 +49,12 @@ type Server struct {
 	clients  map[int64]*Client
 	nextID   atomic.Int64
 
-	stats     serverStats
+	stats      serverStats
 	errStatsMu sync.Mutex
 	errStats   map[string]int64
 	slowlog    slowlog // guarded by mu
-	monitors  monitorSet
-	startTime time.Time
+	monitors   monitorSet
+	startTime  time.Time
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -70,7 +70,6 @@ type serverStats struct {
 	netOutputBytes      atomic.Int64
 	totalErrorReplies   atomic.Int64
 }
-
 
 // New creates a server from cfg (nil means defaults). It does not listen yet.
 func New(cfg *Config, logger *slog.Logger) *Server {
