@@ -7,6 +7,7 @@ package cmdlog
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // Op is one command of an entry, with the database it applies to.
@@ -33,53 +34,64 @@ type Subscriber interface {
 // Log fans entries out to subscribers and numbers them.
 //
 // Append is called with the server's execution lock held, so entries are
-// ordered by construction; Log's own mutex only guards the subscriber list
-// against concurrent Subscribe/Unsubscribe calls.
+// ordered by construction. The subscriber list is copy-on-write behind an
+// atomic pointer so the hot path (every write command) takes no lock and,
+// with no subscribers, does no work beyond numbering the entry.
 type Log struct {
-	mu   sync.Mutex
-	subs []Subscriber
-	seq  uint64
+	mu   sync.Mutex // serializes Subscribe/Unsubscribe
+	subs atomic.Pointer[[]Subscriber]
+	seq  atomic.Uint64
 }
 
 // New returns an empty log.
 func New() *Log { return &Log{} }
 
-// Append publishes e and returns its sequence number (1-based).
+// Append publishes e and returns its sequence number (1-based). Callers
+// must serialize Append (the server's execution lock does).
 func (l *Log) Append(e *Entry) uint64 {
-	l.mu.Lock()
-	l.seq++
-	seq := l.seq
-	for _, s := range l.subs {
-		s.Publish(seq, e)
+	seq := l.seq.Add(1)
+	if subs := l.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			s.Publish(seq, e)
+		}
 	}
-	l.mu.Unlock()
 	return seq
 }
 
 // Seq returns the sequence number of the last appended entry.
-func (l *Log) Seq() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.seq
-}
+func (l *Log) Seq() uint64 { return l.seq.Load() }
 
 // Subscribe adds s; it will see every entry appended after this call.
 func (l *Log) Subscribe(s Subscriber) {
 	l.mu.Lock()
-	l.subs = append(l.subs, s)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	var next []Subscriber
+	if cur := l.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, s)
+	l.subs.Store(&next)
 }
 
 // Unsubscribe removes s.
 func (l *Log) Unsubscribe(s Subscriber) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, x := range l.subs {
-		if x == s {
-			l.subs = append(l.subs[:i:i], l.subs[i+1:]...)
-			return
+	cur := l.subs.Load()
+	if cur == nil {
+		return
+	}
+	var next []Subscriber
+	for _, x := range *cur {
+		if x != s {
+			next = append(next, x)
 		}
 	}
+	if len(next) == 0 {
+		l.subs.Store(nil)
+		return
+	}
+	l.subs.Store(&next)
 }
 
 // Recorder is an in-memory subscriber that keeps deep copies of every entry;
