@@ -6,6 +6,7 @@
 package cmdlog
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -121,4 +122,66 @@ func (r *Recorder) Entries() []Entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Entry(nil), r.entries...)
+}
+
+// Encoder turns entries into the command stream Redis writes to an AOF and
+// sends to replicas: each op as a RESP array, a SELECT whenever the
+// database changes, and MULTI ... EXEC around an atomic entry. Like Redis
+// 7.0, an atomic entry of a single op is not wrapped: one command is atomic
+// by itself. An Encoder keeps the stream's current database, so one
+// Encoder serves one stream.
+type Encoder struct {
+	db int
+}
+
+// NewEncoder returns an encoder for a fresh stream, whose first op is
+// preceded by a SELECT.
+func NewEncoder() *Encoder { return &Encoder{db: -1} }
+
+// SetDB tells the encoder which database the stream's reader has selected
+// (for example 0 after a full resynchronization), or -1 for unknown.
+func (enc *Encoder) SetDB(db int) { enc.db = db }
+
+// Append appends e's encoding to dst.
+func (enc *Encoder) Append(dst []byte, e *Entry) []byte {
+	if len(e.Ops) == 0 {
+		return dst
+	}
+	wrap := e.Atomic && len(e.Ops) > 1
+	if wrap {
+		// The SELECT for the first op goes before MULTI, as Redis does.
+		dst = enc.selectDB(dst, e.Ops[0].DB)
+		dst = AppendCommand(dst, [][]byte{[]byte("MULTI")})
+	}
+	for _, op := range e.Ops {
+		dst = enc.selectDB(dst, op.DB)
+		dst = AppendCommand(dst, op.Argv)
+	}
+	if wrap {
+		dst = AppendCommand(dst, [][]byte{[]byte("EXEC")})
+	}
+	return dst
+}
+
+func (enc *Encoder) selectDB(dst []byte, db int) []byte {
+	if db == enc.db {
+		return dst
+	}
+	enc.db = db
+	return AppendCommand(dst, [][]byte{[]byte("SELECT"), strconv.AppendInt(nil, int64(db), 10)})
+}
+
+// AppendCommand appends argv as a RESP multibulk request.
+func AppendCommand(dst []byte, argv [][]byte) []byte {
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(len(argv)), 10)
+	dst = append(dst, '\r', '\n')
+	for _, a := range argv {
+		dst = append(dst, '$')
+		dst = strconv.AppendInt(dst, int64(len(a)), 10)
+		dst = append(dst, '\r', '\n')
+		dst = append(dst, a...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
 }

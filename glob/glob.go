@@ -20,6 +20,15 @@ func lower(c byte) byte {
 	return c
 }
 
+// lowerSigned folds ASCII case of a byte viewed as a signed C char; bytes
+// >= 0x80 (negative) are left alone, as C's tolower does in the C locale.
+func lowerSigned(c int8) int8 {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
 func match(p, s []byte, nocase bool, skipLonger *bool, nesting int) bool {
 	if nesting > maxNesting {
 		return false
@@ -65,13 +74,17 @@ func match(p, s []byte, nocase bool, skipLonger *bool, nesting int) bool {
 				} else if p[0] == ']' {
 					break
 				} else if len(p) >= 3 && p[1] == '-' {
-					start, end := p[0], p[2]
-					c := s[0]
+					// Redis compares range bounds as C chars, which are
+					// signed on the platforms it ships for: bytes >= 0x80
+					// sort below ASCII, so [a-\xff] is the range
+					// -1..'a'. Matching that keeps KEYS/SCAN MATCH results
+					// identical for binary keys.
+					start, end, c := int8(p[0]), int8(p[2]), int8(s[0])
 					if start > end {
 						start, end = end, start
 					}
 					if nocase {
-						start, end, c = lower(start), lower(end), lower(c)
+						start, end, c = lowerSigned(start), lowerSigned(end), lowerSigned(c)
 					}
 					p = p[2:]
 					if c >= start && c <= end {
@@ -86,18 +99,6 @@ func match(p, s []byte, nocase bool, skipLonger *bool, nesting int) bool {
 				}
 				p = p[1:]
 			}
-			if len(p) == 0 {
-				// Unterminated class: Redis treats the end as ']'.
-				p = p[:0]
-				if not {
-					matched = !matched
-				}
-				if !matched {
-					return false
-				}
-				s = s[1:]
-				continue
-			}
 			if not {
 				matched = !matched
 			}
@@ -105,6 +106,12 @@ func match(p, s []byte, nocase bool, skipLonger *bool, nesting int) bool {
 				return false
 			}
 			s = s[1:]
+			if len(p) == 0 {
+				// Unterminated class: Redis treats the end of the
+				// pattern as the closing ']', so the whole pattern is
+				// consumed and only an exhausted string can match.
+				continue
+			}
 		case '\\':
 			if len(p) >= 2 {
 				p = p[1:]

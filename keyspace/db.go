@@ -1,6 +1,7 @@
 package keyspace
 
 import (
+	"math/rand/v2"
 	"strconv"
 )
 
@@ -11,6 +12,11 @@ type DB struct {
 	dict    *Dict[object]
 	expires *Dict[int64] // key -> absolute expiry, Unix ms
 	watched map[string][]Watcher
+	// expireCursor is where the active expiry cycle resumes scanning
+	// expires (a Dict.Scan cursor, so no key is skipped across resizes).
+	expireCursor uint64
+	// victims is the active expiry cycle's reusable scratch list.
+	victims []string
 }
 
 // Watcher is notified when a key it watches (WATCH) is modified.
@@ -18,6 +24,19 @@ type Watcher interface {
 	// WatchedKeyTouched marks the watcher's transaction as doomed.
 	WatchedKeyTouched()
 }
+
+// LookupFlag selects the side effects of a key lookup, like Redis's
+// LOOKUP_* flags. A lookup always reclaims a key whose TTL has passed.
+type LookupFlag uint8
+
+const (
+	// LookupNoTouch leaves the key's access time (LRU clock or LFU
+	// counter) alone, as EXISTS, TYPE, TTL and OBJECT do.
+	LookupNoTouch LookupFlag = 1 << iota
+	// LookupRead counts the lookup toward keyspace hits and misses, as
+	// read commands do (write commands' lookups are not counted).
+	LookupRead
+)
 
 func newDB(ks *Keyspace, id int) *DB {
 	return &DB{ks: ks, id: id, dict: NewDict[object](), expires: NewDict[int64]()}
@@ -66,42 +85,67 @@ func (db *DB) expireIfNeeded(key string) bool {
 	return true
 }
 
+// deleteExpired removes a key whose TTL passed and reports it through the
+// KeyExpired hook, which propagates it as DEL. Like Redis it does not bump
+// Dirty: the deletion is propagated by itself, and a write command that
+// merely reclaimed an expired key (EXPIRE, DEL of an expired key, ...) did
+// nothing that needs propagating.
 func (db *DB) deleteExpired(key string) {
-	k := string(key) // key may alias a client buffer; the hook may retain it
-	db.dict.Delete(k)
-	db.expires.Delete(k)
+	// The hook may retain the key, and key may alias a client's argument
+	// buffer: hand it the dict's own (immutable) copy instead.
+	if e := db.dict.find(key); e != nil {
+		key = e.key
+	}
+	db.dict.Delete(key)
+	db.expires.Delete(key)
 	db.ks.Stats.ExpiredKeys++
-	db.ks.Dirty++
 	if db.watched != nil {
-		db.touchWatched(k)
+		db.touchWatched(key)
 	}
 	if db.ks.hooks != nil {
-		db.ks.hooks.KeyExpired(db.id, k)
+		db.ks.hooks.KeyExpired(db.id, key)
 	}
 }
 
 // lookup finds key's object, expiring it first if due. read selects whether
 // the access counts toward keyspace hits/misses.
 func (db *DB) lookup(key []byte, read bool) *object {
-	k := unsafeString(key)
-	if db.expireIfNeeded(k) {
-		if read {
-			db.ks.Stats.KeyspaceMisses++
-		}
-		return nil
-	}
-	ob := db.dict.Ref(k)
 	if read {
+		return db.lookupFlags(key, LookupRead)
+	}
+	return db.lookupFlags(key, 0)
+}
+
+// lookupFlags is Redis's lookupKey: it reclaims an expired key, updates the
+// access time unless LookupNoTouch, and counts hits/misses for LookupRead.
+func (db *DB) lookupFlags(key []byte, flags LookupFlag) *object {
+	k := unsafeString(key)
+	var ob *object
+	if !db.expireIfNeeded(k) {
+		ob = db.dict.Ref(k)
+	}
+	if flags&LookupRead != 0 {
 		if ob == nil {
 			db.ks.Stats.KeyspaceMisses++
 		} else {
 			db.ks.Stats.KeyspaceHits++
 		}
 	}
-	if ob != nil {
-		ob.lru = db.ks.LRUClock()
+	if ob != nil && flags&LookupNoTouch == 0 && !db.ks.NoTouch {
+		db.ks.touch(ob)
 	}
 	return ob
+}
+
+// Lookup returns the kind of key's value (KindNone if it does not exist),
+// with the side effects flags select. It is the generic commands' lookup
+// (EXISTS, TYPE, TOUCH, ...).
+func (db *DB) Lookup(key []byte, flags LookupFlag) Kind {
+	ob := db.lookupFlags(key, flags)
+	if ob == nil {
+		return KindNone
+	}
+	return ob.kind()
 }
 
 // Exists reports whether key exists (without touching hit/miss stats).
@@ -229,6 +273,19 @@ func (db *DB) remove(k string) {
 	}
 }
 
+// add stores ob under key with an expiry time unless when is negative.
+// The key is normally absent (the caller looked it up), but on a replica a
+// logically expired key is still stored, and is replaced here.
+func (db *DB) add(key []byte, ob object, when int64) {
+	ref, created := db.dict.Upsert(string(key))
+	*ref = ob
+	if when >= 0 {
+		db.expires.Set(db.sharedKey(unsafeString(key)), when)
+	} else if !created {
+		db.expires.Delete(unsafeString(key))
+	}
+}
+
 // Delete removes key and reports whether it existed.
 func (db *DB) Delete(key []byte) bool {
 	if db.lookup(key, false) == nil {
@@ -249,9 +306,22 @@ func (db *DB) TTL(key []byte) (whenMs int64, ok, exists bool) {
 	return when, ok, true
 }
 
-// SetExpire sets key's absolute expiry (Unix ms). A time already in the past
-// deletes the key (and reports the deletion through the KeyExpired hook's
-// twin: the caller propagates DEL). Returns false if the key is missing.
+// ExpireTime looks key up with flags and returns its absolute expiry in
+// Unix ms, -1 if it has none and -2 if the key does not exist (the
+// convention of TTL, PTTL, EXPIRETIME and PEXPIRETIME).
+func (db *DB) ExpireTime(key []byte, flags LookupFlag) int64 {
+	if db.lookupFlags(key, flags) == nil {
+		return -2
+	}
+	if when, ok := db.expires.Get(unsafeString(key)); ok {
+		return when
+	}
+	return -1
+}
+
+// SetExpire sets key's absolute expiry (Unix ms), even one already past
+// (the caller decides whether a past time deletes the key instead, as it
+// does not on a replica). Returns false if the key is missing.
 func (db *DB) SetExpire(key []byte, whenMs int64) bool {
 	if db.lookup(key, false) == nil {
 		return false
@@ -287,77 +357,108 @@ func (db *DB) Persist(key []byte) bool {
 	return true
 }
 
-// Rename moves src's value (and TTL) to dst, replacing dst. When nx is set
-// and dst exists nothing happens and false is returned. The caller checks
-// that src exists.
-func (db *DB) Rename(src, dst []byte, nx bool) bool {
+// Rename moves src's value (and TTL) to dst, replacing dst unless nx is
+// set. It reports whether src existed and whether the value was moved (with
+// nx, not when dst exists). src and dst must differ: Redis answers a rename
+// onto itself without touching anything, which the caller handles.
+func (db *DB) Rename(src, dst []byte, nx bool) (exists, moved bool) {
 	s := unsafeString(src)
 	ob := db.lookup(src, false)
 	if ob == nil {
-		return false
-	}
-	if nx && db.Exists(dst) {
-		return false
+		return false, false
 	}
 	val := *ob
 	when, hasTTL := db.expires.Get(s)
+	if !hasTTL {
+		when = -1
+	}
+	// A write lookup of dst: an expired dst is reclaimed (and its DEL
+	// propagated) before it is replaced, as in Redis.
+	if db.lookup(dst, false) != nil {
+		if nx {
+			return true, false
+		}
+		db.remove(unsafeString(dst))
+	}
+	db.add(dst, val, when)
 	db.remove(s)
 	db.Modified(src)
-	d := string(dst)
-	if old := db.dict.Ref(d); old != nil {
-		*old = val
-		db.expires.Delete(d)
-	} else {
-		db.dict.Set(d, val)
-	}
-	if hasTTL {
-		db.expires.Set(db.sharedKey(d), when)
-	}
 	db.Modified(dst)
-	return true
+	return true, true
 }
 
-// CopyTo copies key's value and TTL into dst under dstKey (deep copy).
-// When replace is false and dstKey exists nothing is copied. Returns whether
-// a copy was made. src and dst may be the same database.
+// clone returns a deep copy of ob's value, so the copy and the original
+// can change independently (COPY).
+func (ob *object) clone() object {
+	c := object{s: ob.s, lru: ob.lru}
+	switch o := ob.o.(type) {
+	case *strBuf:
+		c.s = string(o.b)
+	case *Hash:
+		c.o = o.Clone()
+	case nil:
+	default:
+		panic("keyspace: clone of an unknown value type")
+	}
+	return c
+}
+
+// CopyTo copies key's value and TTL into dst under dstKey (deep copy), as
+// COPY does. When dstKey exists it is replaced if replace is set, else
+// nothing is copied. Returns whether a copy was made. src and dst may be
+// the same database, but then key and dstKey must differ.
 func (db *DB) CopyTo(key []byte, dst *DB, dstKey []byte, replace bool) bool {
-	ob := db.lookup(key, false)
+	ob := db.lookupFlags(key, LookupRead)
 	if ob == nil {
 		return false
 	}
-	if dst.Exists(dstKey) {
+	val := ob.clone()
+	val.lru = db.ks.LRUClock()
+	when, ok := db.expires.Get(unsafeString(key))
+	if !ok {
+		when = -1
+	}
+	if dst.lookup(dstKey, false) != nil {
 		if !replace {
 			return false
 		}
 		dst.remove(unsafeString(dstKey))
 	}
-	val := object{s: ob.s, lru: db.ks.LRUClock()}
-	switch o := ob.o.(type) {
-	case *strBuf:
-		val.s = string(o.b)
-	case *Hash:
-		val.o = o.Clone()
-	}
-	d := string(dstKey)
-	dst.dict.Set(d, val)
-	if when, ok := db.expires.Get(unsafeString(key)); ok {
-		dst.expires.Set(d, when)
-	}
+	dst.add(dstKey, val, when)
 	dst.Modified(dstKey)
 	return true
 }
 
-// MoveTo moves key to dst if dst has no such key; reports success.
+// MoveTo moves key (its value and TTL) to dst, as MOVE does; it does
+// nothing when key is missing or already exists in dst. Reports success.
+// The value is moved, not copied, so moving a huge key is O(1).
 func (db *DB) MoveTo(key []byte, dst *DB) bool {
-	if !db.CopyTo(key, dst, key, false) {
+	if db == dst {
 		return false
 	}
+	ob := db.lookup(key, false)
+	if ob == nil {
+		return false
+	}
+	val := *ob
+	when, ok := db.expires.Get(unsafeString(key))
+	if !ok {
+		when = -1
+	}
+	if dst.lookup(key, false) != nil {
+		return false
+	}
+	dst.add(key, val, when)
 	db.remove(unsafeString(key))
 	db.Modified(key)
+	dst.Modified(key)
 	return true
 }
 
-// Flush removes every key. Watched keys that existed are touched.
+// Flush removes every key. Watched keys that existed are touched. The old
+// tables are simply dropped: the garbage collector reclaims them in the
+// background, so a flush is O(1) for the caller (FLUSHDB ASYNC and SYNC
+// alike).
 func (db *DB) Flush() {
 	if db.dict.Len() == 0 {
 		return
@@ -366,39 +467,67 @@ func (db *DB) Flush() {
 	db.ks.Dirty += uint64(db.dict.Len())
 	db.dict = NewDict[object]()
 	db.expires = NewDict[int64]()
+	db.expireCursor = 0
 }
 
-// RandomKey returns a random non-expired key, or false if none is found.
+// RandomKey returns a random key that is not expired, or false if the
+// database is empty (Redis's dbRandomKey). Expired keys it picks are
+// reclaimed, so on a master it always ends. On a replica, which must not
+// delete them, a database of keys that all have a TTL may be entirely
+// logically expired: after 100 such picks it returns one anyway, as Redis
+// does.
 func (db *DB) RandomKey() (string, bool) {
-	// Like Redis, give up after many expired picks so a DB full of
-	// logically-expired keys cannot loop forever.
-	for tries := 0; tries < 100; tries++ {
+	tries := 100
+	allVolatile := db.dict.Len() == db.expires.Len()
+	for {
 		k, _, ok := db.dict.RandomKey()
 		if !ok {
 			return "", false
 		}
-		if !db.expired(k) {
-			return k, true
+		if _, hasTTL := db.expires.Get(k); hasTTL {
+			if allVolatile && db.ks.ReplicaMode {
+				tries--
+				if tries == 0 {
+					return k, true
+				}
+			}
+			if db.expireIfNeeded(k) {
+				continue
+			}
 		}
-		if !db.ks.ReplicaMode {
-			db.deleteExpired(k)
-		} else if tries > 50 {
-			return k, true
-		}
+		return k, true
 	}
-	return "", false
 }
 
-// Scan visits one cursor step of the key space. fn receives each key and its
-// kind; logically expired keys are skipped (and reclaimed).
-func (db *DB) Scan(cursor uint64, fn func(key string, kind Kind)) uint64 {
+// Keys calls fn for every key that is not logically expired, until fn
+// returns false (KEYS). Expired keys are skipped but not reclaimed, as in
+// Redis. key is a read-only view, valid until the key is deleted; the
+// database must not be modified during the walk.
+func (db *DB) Keys(fn func(key []byte) bool) {
+	now := db.ks.NowMs()
+	hasExpires := db.expires.Len() > 0
+	db.dict.Range(func(k string, _ object) bool {
+		if hasExpires {
+			if when, ok := db.expires.Get(k); ok && when <= now {
+				return true
+			}
+		}
+		return fn(unsafeBytes(k))
+	})
+}
+
+// Scan visits one cursor step of the key space (Redis's dictScan on the
+// main dict) and returns the next cursor, 0 when the iteration is
+// complete. fn receives each key (a read-only view that stays valid) and
+// its kind; logically expired keys are skipped and reclaimed.
+func (db *DB) Scan(cursor uint64, fn func(key []byte, kind Kind)) uint64 {
 	var expired []string
 	next := db.dict.Scan(cursor, func(k string, ob object) {
 		if db.expired(k) {
 			expired = append(expired, k)
 			return
 		}
-		fn(k, ob.kind())
+		fn(unsafeBytes(k), ob.kind())
 	})
 	for _, k := range expired {
 		db.expireIfNeeded(k)
@@ -410,30 +539,43 @@ func (db *DB) Scan(cursor uint64, fn func(key string, kind Kind)) uint64 {
 type ObjectInfo struct {
 	Kind     Kind
 	Encoding string
+	// IdleSecs is the time since the last access (meaningful under an
+	// LRU policy; Redis reports it only then).
 	IdleSecs int64
-	Len      int // serialized length estimate
+	// Freq is the logarithmic access counter (meaningful under an LFU
+	// policy only).
+	Freq int
+	// SharedInt is set for an "int" string in 0..9999, which Redis keeps
+	// as a shared object (OBJECT REFCOUNT reports INT_MAX for it).
+	SharedInt bool
+	Len       int // serialized length estimate
 }
 
-// Object returns storage details for key without updating its access time.
-func (db *DB) Object(key []byte) (ObjectInfo, bool) {
-	k := unsafeString(key)
-	if db.expireIfNeeded(k) {
-		return ObjectInfo{}, false
-	}
-	ob := db.dict.Ref(k)
+// Object returns storage details for key without updating its access time
+// or the keyspace hit/miss counters (DEBUG OBJECT).
+func (db *DB) Object(key []byte) (ObjectInfo, bool) { return db.ObjectLookup(key, LookupNoTouch) }
+
+// ObjectLookup is Object with the lookup's side effects chosen by flags;
+// OBJECT uses LookupNoTouch|LookupRead, as Redis's OBJECT counts as a read.
+func (db *DB) ObjectLookup(key []byte, flags LookupFlag) (ObjectInfo, bool) {
+	ob := db.lookupFlags(key, flags)
 	if ob == nil {
 		return ObjectInfo{}, false
 	}
 	info := ObjectInfo{Kind: ob.kind()}
-	idle := int64(db.ks.LRUClock()) - int64(ob.lru)
-	if idle < 0 {
-		idle = 0
+	if db.ks.lfu.on {
+		info.Freq = int(db.ks.lfuDecr(ob.lru))
+	} else {
+		info.IdleSecs = db.ks.idleSecs(ob.lru)
 	}
-	info.IdleSecs = idle
 	switch o := ob.o.(type) {
 	case nil:
 		info.Len = len(ob.s)
 		info.Encoding = stringEncoding(ob.s)
+		if info.Encoding == "int" {
+			n, _ := strconv.ParseInt(ob.s, 10, 64)
+			info.SharedInt = n >= 0 && n < sharedIntegers
+		}
 	case *strBuf:
 		info.Len = len(o.b)
 		info.Encoding = "raw"
@@ -443,6 +585,10 @@ func (db *DB) Object(key []byte) (ObjectInfo, bool) {
 	}
 	return info, true
 }
+
+// sharedIntegers is Redis's OBJ_SHARED_INTEGERS: integer values below it
+// are stored as shared objects.
+const sharedIntegers = 10000
 
 // stringEncoding mirrors Redis's choice: canonical integers are "int",
 // short strings "embstr", the rest "raw".
@@ -506,44 +652,100 @@ func (db *DB) touchAllWatched() {
 	}
 }
 
-// ActiveExpire samples keys with a TTL and deletes expired ones, Redis's
-// activeExpireCycle: it repeats while more than a quarter of a sample was
-// expired and the deadline (Unix ns from the caller's clock) allows.
-// Returns the number of keys reclaimed.
+// ActiveExpire is one database's share of Redis's active expiry cycle: it
+// checks about sample keys with a TTL, resuming a Dict.Scan cursor over the
+// expires table (so, unlike random sampling, every key is eventually
+// visited, even across resizes), deletes those whose time has passed, and
+// repeats while more than 10% of a round was expired and deadline() is
+// false. A round visits at most 20*sample buckets, so a sparse table cannot
+// stretch it. Nothing is deleted on a replica: there only the master's DEL
+// removes keys. Returns the number of keys reclaimed.
 func (db *DB) ActiveExpire(sample int, deadline func() bool) int {
 	total := 0
-	for db.expires.Len() > 0 {
+	for !db.ks.ReplicaMode && db.expires.Len() > 0 && sample > 0 {
 		now := db.ks.NowMs()
-		n := sample
-		if n > db.expires.Len() {
-			n = db.expires.Len()
-		}
-		expired := 0
-		var victims []string
-		for i := 0; i < n; i++ {
-			k, when, ok := db.expires.RandomKey()
-			if !ok {
-				break
-			}
-			if when <= now {
-				victims = append(victims, k)
+		victims := db.victims[:0]
+		sampled := 0
+		for buckets := 0; sampled < sample && buckets < sample*20; buckets++ {
+			db.expireCursor = db.expires.Scan(db.expireCursor, func(k string, when int64) {
+				sampled++
+				if when <= now {
+					victims = append(victims, k)
+				}
+			})
+			if db.expireCursor == 0 {
+				break // a full pass: start over in the next round
 			}
 		}
 		for _, k := range victims {
-			if db.expires.Len() == 0 {
-				break
-			}
 			if _, still := db.expires.Get(k); still {
 				db.deleteExpired(k)
-				expired++
+				total++
 			}
 		}
-		total += expired
-		if expired*4 <= n || deadline() {
+		clear(victims)
+		db.victims = victims[:0]
+		if sampled == 0 || len(victims)*100 <= sampled*10 || deadline() {
 			break
 		}
 	}
 	db.dict.RehashFor(100)
 	db.expires.RehashFor(100)
 	return total
+}
+
+// lfuInitVal is Redis's LFU_INIT_VAL: the counter a new key starts with, so
+// it is not evicted before it had a chance to be accessed.
+const lfuInitVal = 5
+
+// touch records an access to ob: the LRU clock, or under an LFU policy a
+// logarithmic increment of the counter after its time decay (Redis's
+// updateLFU).
+func (ks *Keyspace) touch(ob *object) {
+	if !ks.lfu.on {
+		ob.lru = ks.lruClock.Load()
+		return
+	}
+	counter := ks.lfuDecr(ob.lru)
+	if counter < 255 {
+		base := float64(counter) - lfuInitVal
+		if base < 0 {
+			base = 0
+		}
+		if rand.Float64() < 1/(base*float64(ks.lfu.logFactor)+1) {
+			counter++
+		}
+	}
+	ob.lru = ks.lfuMinutes()<<8 | uint32(counter)
+}
+
+// lfuMinutes is Redis's LFUGetTimeInMinutes: a 16-bit minutes clock.
+func (ks *Keyspace) lfuMinutes() uint32 { return (ks.lruClock.Load() / 60) & 0xffff }
+
+// lfuDecr returns an LFU stamp's counter after Redis's decay: one step per
+// lfu-decay-time minutes since the stamp's last decrement time.
+func (ks *Keyspace) lfuDecr(stamp uint32) uint32 {
+	ldt, counter := stamp>>8&0xffff, stamp&0xff
+	if ks.lfu.decayTime <= 0 {
+		return counter
+	}
+	now := ks.lfuMinutes()
+	elapsed := now - ldt
+	if now < ldt {
+		elapsed = 0xffff - ldt + now
+	}
+	periods := elapsed / uint32(ks.lfu.decayTime)
+	if periods >= counter {
+		return 0
+	}
+	return counter - periods
+}
+
+// idleSecs returns the seconds since an LRU stamp.
+func (ks *Keyspace) idleSecs(stamp uint32) int64 {
+	idle := int64(ks.lruClock.Load()) - int64(stamp)
+	if idle < 0 {
+		idle = 0
+	}
+	return idle
 }

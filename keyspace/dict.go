@@ -82,8 +82,17 @@ func (d *Dict[V]) rehashStep(n int) {
 }
 
 // RehashFor spends roughly the given number of bucket moves on an ongoing
-// rehash; the server's cron calls it so idle dicts finish resizing.
-func (d *Dict[V]) RehashFor(steps int) { d.rehashStep(steps) }
+// rehash; the server's cron calls it so idle dicts finish resizing. A dict
+// that is not rehashing but has become sparse starts shrinking here (like
+// Redis's tryResizeHashTables): deletions only shrink a table that is not
+// already rehashing, so a mass delete that overlaps a resize would
+// otherwise leave a huge, nearly empty table until the next delete.
+func (d *Dict[V]) RehashFor(steps int) {
+	if !d.rehashing() {
+		d.shrinkIfNeeded()
+	}
+	d.rehashStep(steps)
+}
 
 func (d *Dict[V]) resize(size int) {
 	if d.rehashing() {
@@ -180,7 +189,7 @@ func (d *Dict[V]) Set(key string, val V) bool {
 	return true
 }
 
-// Insert adds a key that the caller knows is absent and returns a pointer
+// insert adds a key that the caller knows is absent and returns a pointer
 // to its value slot.
 func (d *Dict[V]) insert(key string, val V) *V {
 	d.expandIfNeeded()

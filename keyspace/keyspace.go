@@ -96,10 +96,34 @@ type Keyspace struct {
 	// ReplicaMode makes lookups treat expired keys as missing without
 	// deleting them: on a replica only the master's DEL removes a key.
 	ReplicaMode bool
-	Stats       Stats
-	lruClock    atomic.Uint32
-	nowMs       int64 // cached command time; 0 means "read the clock"
+	// NoTouch makes lookups leave access times alone, for the command of a
+	// client in CLIENT NO-TOUCH mode.
+	NoTouch  bool
+	Stats    Stats
+	lruClock atomic.Uint32
+	nowMs    int64 // cached command time; 0 means "read the clock"
+	lfu      lfuConfig
 }
+
+// lfuConfig is the eviction policy's access tracking: under an LFU policy
+// each value's stamp holds a 16-bit minutes clock and an 8-bit logarithmic
+// access counter instead of an LRU clock, as in Redis.
+type lfuConfig struct {
+	on        bool
+	logFactor int
+	decayTime int // minutes per counter decrement; 0 = never decay
+}
+
+// SetLFU selects how accesses are tracked, following maxmemory-policy: an
+// LFU counter (on, with lfu-log-factor and lfu-decay-time) or an LRU clock.
+// Like Redis, values keep their old stamps when the policy changes, so the
+// data takes some time to adjust. Callers hold the execution lock.
+func (ks *Keyspace) SetLFU(on bool, logFactor, decayTime int) {
+	ks.lfu = lfuConfig{on: on, logFactor: logFactor, decayTime: decayTime}
+}
+
+// LFU reports whether accesses are tracked with LFU counters (see SetLFU).
+func (ks *Keyspace) LFU() bool { return ks.lfu.on }
 
 // New returns a keyspace with n empty databases.
 func New(n int, hooks Hooks) *Keyspace {
@@ -121,8 +145,15 @@ func (ks *Keyspace) DB(i int) *DB { return ks.dbs[i] }
 // TickClock refreshes the coarse LRU clock; safe to call concurrently.
 func (ks *Keyspace) TickClock() { ks.lruClock.Store(uint32(time.Now().Unix())) }
 
-// LRUClock returns the coarse clock used for idle times.
-func (ks *Keyspace) LRUClock() uint32 { return ks.lruClock.Load() }
+// LRUClock returns the access stamp a newly stored value starts with: the
+// coarse LRU clock (seconds), or under an LFU policy the LFU minutes clock
+// with Redis's initial counter. Callers hold the execution lock.
+func (ks *Keyspace) LRUClock() uint32 {
+	if ks.lfu.on {
+		return ks.lfuMinutes()<<8 | lfuInitVal
+	}
+	return ks.lruClock.Load()
+}
 
 // FreezeTime makes every expiry decision until UnfreezeTime use one
 // timestamp, as Redis does for the duration of a command or transaction,
@@ -151,6 +182,7 @@ func (ks *Keyspace) SwapDB(a, b int) {
 	db.touchAllWatched()
 	da.dict, db.dict = db.dict, da.dict
 	da.expires, db.expires = db.expires, da.expires
+	da.expireCursor, db.expireCursor = 0, 0
 	da.touchAllWatched()
 	db.touchAllWatched()
 	ks.Dirty++

@@ -10,10 +10,10 @@ func TestPercent(t *testing.T) {
 	}{
 		{0, 800},
 		{1 << 20, 800},  // tiny heap: capped at MaxPercent
-		{64 << 20, 100}, // headroom 64 MiB on 64 MiB live
-		{320 << 20, 20}, // 20% fraction takes over
+		{32 << 20, 100}, // headroom 32 MiB on 32 MiB live
+		{64 << 20, 50},  // 32 MiB on 64 MiB
+		{160 << 20, 20}, // 20% fraction takes over
 		{10 << 30, 20},  // huge heap stays at the floor
-		{128 << 20, 50}, // 64 MiB on 128 MiB
 	}
 	for _, c := range cases {
 		if got := p.Percent(c.live); got != c.want {

@@ -41,7 +41,7 @@ type Client struct {
 	propOverride bool
 
 	multi    *multiState
-	watched  []watchedKey
+	watched  []*watchedKey
 	casDirty bool // a watched key changed (guarded by the execution lock)
 
 	created         time.Time
@@ -56,13 +56,23 @@ type Client struct {
 	noTouch         bool
 	flags           atomic.Uint32 // clientFlag bits, for CLIENT LIST
 
-	out *asyncOut // non-nil once detached (MONITOR, replication streams)
+	out     *asyncOut     // non-nil once detached (MONITOR, replication streams)
+	handoff chan struct{} // closed when the detached loop may start (see detach)
+
+	// queued counts the commands queued in the open MULTI block, for
+	// CLIENT LIST's multi= (the queue itself is not safe to read from
+	// other clients).
+	queued atomic.Int32
+	// redact marks argument positions SLOWLOG must hide (CONFIG SET
+	// requirepass ...), bit i for args[i]; reset by slowlogRecord.
+	redact uint64
 }
 
 const (
 	replyOn = iota
 	replyOff
-	replySkip
+	replySkip     // drop the reply of the next command only
+	replySkipNext // set by CLIENT REPLY SKIP while it runs; becomes replySkip
 )
 
 type clientFlag uint32
@@ -85,7 +95,7 @@ const (
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.stats.connectionsReceived.Add(1)
 	gc, _ := conn.NetConn().(*guardConn)
-	if s.cfg.ProtectedMode && s.cfg.RequirePass() == "" && !isLoopback(conn.NetConn().RemoteAddr()) {
+	if s.cfg.ProtectedMode() && s.cfg.RequirePass() == "" && !isLoopback(conn.NetConn().RemoteAddr()) {
 		s.stats.rejectedConns.Add(1)
 		conn.WriteError(protectedModeMsg)
 		return false
@@ -93,7 +103,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	s.clientMu.Lock()
 	n := len(s.clients)
 	s.clientMu.Unlock()
-	if n >= s.cfg.MaxClients {
+	if n >= s.cfg.MaxClients() {
 		s.stats.rejectedConns.Add(1)
 		conn.WriteError("ERR max number of clients reached")
 		return false
@@ -189,6 +199,10 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 			conn.Close()
 		}
 	}
+	if c.handoff != nil { // the command detached the client (MONITOR)
+		close(c.handoff)
+		c.handoff = nil
+	}
 }
 
 // emit hands buffered replies to the connection.
@@ -210,8 +224,39 @@ func (c *Client) emit() {
 	c.W.Reset()
 }
 
-// process runs one request: lookup, checks, MULTI queueing, execution.
+// process runs one request, honouring CLIENT REPLY.
 func (c *Client) process(args [][]byte) {
+	if c.replyMode == replyOn {
+		c.dispatch(args)
+		if c.replyMode == replySkipNext {
+			c.replyMode = replySkip
+		}
+		return
+	}
+	c.processQuiet(args)
+}
+
+// processQuiet runs a request under CLIENT REPLY OFF or SKIP: it executes
+// normally, but its reply (errors and +QUEUED included) is dropped, unless
+// it turned replies back on (CLIENT REPLY ON answers OK). SKIP covers
+// exactly one command.
+func (c *Client) processQuiet(args [][]byte) {
+	skipping := c.replyMode == replySkip
+	start := c.W.Len()
+	c.dispatch(args)
+	if c.replyMode != replyOn && c.W.Len() > start {
+		c.W.Truncate(start)
+	}
+	switch {
+	case c.replyMode == replySkipNext:
+		c.replyMode = replySkip
+	case skipping && c.replyMode == replySkip:
+		c.replyMode = replyOn
+	}
+}
+
+// dispatch runs one request: lookup, checks, MULTI queueing, execution.
+func (c *Client) dispatch(args [][]byte) {
 	s := c.s
 	s.stats.commandsProcessed.Add(1)
 	cmd := s.table.Lookup(args[0])
@@ -219,20 +264,32 @@ func (c *Client) process(args [][]byte) {
 		c.reject(nil, unknownCommandError(args))
 		return
 	}
+	if cmd.Sub != nil {
+		sub, msg := resolveSub(cmd, args)
+		if sub == nil {
+			c.reject(nil, msg)
+			return
+		}
+		cmd = sub
+	}
 	if !cmd.arityOK(len(args)) {
-		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.Name+"' command")
+		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.FullName()+"' command")
 		return
 	}
 	if !c.authed && cmd.Flags&FlagNoAuth == 0 {
 		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
-	if c.multi != nil && cmd.Flags&FlagNoMulti == 0 && !isTxCommand(cmd) {
-		c.queue(cmd, args)
-		return
-	}
 	if s.replicaReadOnlyRefuses(c, cmd) {
 		c.reject(cmd, readOnlyError)
+		return
+	}
+	if c.multi != nil && !isTxCommand(cmd) {
+		if cmd.Flags&FlagNoMulti != 0 {
+			c.reject(cmd, errNotInMulti)
+			return
+		}
+		c.queue(cmd, args)
 		return
 	}
 	c.call(cmd, args)
@@ -268,17 +325,23 @@ func (s *Server) countError(msg string) {
 }
 
 func unknownCommandError(args [][]byte) string {
+	// Redis prints the name with "%.128s" and appends "'%.*s' " for each
+	// argument while the list is under 128 bytes, each cut to what is
+	// left of those 128: C strings, so a NUL byte ends each one.
 	var b strings.Builder
 	b.WriteString("ERR unknown command '")
-	b.WriteString(safeArg(args[0]))
+	b.Write(cStringPrefix(args[0], 128))
 	b.WriteString("', with args beginning with: ")
-	for i, a := range args[1:] {
-		if i >= 128 || b.Len() > 128+64 {
+	n := 0
+	for _, a := range args[1:] {
+		if n >= 128 {
 			break
 		}
-		b.WriteString("'")
-		b.WriteString(safeArg(a))
+		s := cStringPrefix(a, 128-n)
+		b.WriteByte('\'')
+		b.Write(s)
 		b.WriteString("' ")
+		n += len(s) + 3
 	}
 	return b.String()
 }
@@ -301,7 +364,14 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	// the next in a pipeline batch (reading the clock twice per command
 	// was a measurable share of a pipelined SET).
 	t0 := c.clock
+	noTouch := c.noTouch && c.locked // keyspace state: only under the lock
+	if noTouch {
+		s.ks.NoTouch = cmd.Name != "touch" // CLIENT NO-TOUCH exempts TOUCH
+	}
 	c.safeHandle(cmd, args)
+	if noTouch {
+		s.ks.NoTouch = false
+	}
 	c.clock = s.nowNano()
 	dur := time.Duration(c.clock - t0)
 	if cmd.Flags&FlagWrite != 0 && !c.propOverride && s.ks.Dirty != dirty {
@@ -314,14 +384,6 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	}
 	if !s.inExec && c.locked {
 		s.flushPropagation(false)
-	}
-	if c.replyMode != replyOn {
-		if c.replyMode == replySkip && cmd.Name != "client" {
-			c.replyMode = replyOn
-		}
-		if c.replyMode != replyOn || cmd.Name != "client" {
-			c.W.Truncate(start)
-		}
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(dur.Microseconds())
@@ -456,7 +518,13 @@ func (c *Client) detach() {
 	}
 	dc := c.conn.Detach()
 	c.out = newAsyncOut(dc.NetConn(), 0)
+	// The new loop must not run until redcon's callback that called
+	// detach has finished with the client (released the lock, emitted the
+	// reply): both touch c.W and c.locked. serveRESP closes handoff.
+	ready := make(chan struct{})
+	c.handoff = ready
 	go func() {
+		<-ready
 		defer func() {
 			c.out.close()
 			dc.Close()

@@ -4,6 +4,13 @@ import (
 	"github.com/thredis/thredis/keyspace"
 )
 
+// Transaction errors, with Redis 7's exact texts.
+const (
+	errExecAbort      = "EXECABORT Transaction discarded because of previous errors."
+	errExecAbortCause = "EXECABORT Transaction discarded because of: "
+	errNotInMulti     = "ERR Command not allowed inside a transaction"
+)
+
 // multiState is a client's open MULTI block.
 type multiState struct {
 	queue   []queuedCommand
@@ -15,44 +22,69 @@ type queuedCommand struct {
 	args [][]byte
 }
 
+// watchedKey is one WATCHed key. Each is registered with its database as a
+// keyspace.Watcher of its own, so a notification knows which key it is
+// about (needed for keys that were already expired when watched).
 type watchedKey struct {
+	c   *Client
 	db  *keyspace.DB
 	key string
-	// expired records whether the key was already logically expired when
-	// watched, so EXEC can tell "expired since WATCH" (a change) apart.
+	// expired records that the key was already logically expired when it
+	// was watched. Such a key does not doom the transaction by being
+	// reclaimed (the first notification: every write to an expired key
+	// first deletes it), nor by expiring; only a later change does — Redis
+	// 7.0's touchWatchedKey and isWatchedKeyExpired rules.
 	expired bool
 }
 
-// WatchedKeyTouched implements keyspace.Watcher.
-func (c *Client) WatchedKeyTouched() {
-	c.casDirty = true
-	c.flags.Or(uint32(clientDirtyCAS))
+// WatchedKeyTouched implements keyspace.Watcher. It runs with the execution
+// lock held, from whichever client (or the expiry cycle) changed the key.
+func (w *watchedKey) WatchedKeyTouched() {
+	if w.expired {
+		w.expired = false
+		return
+	}
+	w.c.casDirty = true
+	w.c.flags.Or(uint32(clientDirtyCAS))
 }
 
+// isTxCommand reports whether cmd runs at once inside MULTI instead of
+// being queued (Redis's list in processCommand; UNWATCH is queued).
 func isTxCommand(cmd *Command) bool {
+	if cmd.Parent != nil { // e.g. SLOWLOG RESET is not RESET
+		return false
+	}
 	switch cmd.Name {
-	case "exec", "discard", "multi", "watch", "unwatch", "quit", "reset":
+	case "exec", "discard", "multi", "watch", "quit", "reset":
 		return true
 	}
 	return false
 }
 
+// queue records a command for EXEC and replies +QUEUED.
 func (c *Client) queue(cmd *Command, args [][]byte) {
-	// Arguments alias the request buffer of this read only; redcon copies
-	// each command's bytes, so they stay valid until EXEC.
-	c.multi.queue = append(c.multi.queue, queuedCommand{cmd: cmd, args: args})
+	// A transaction that can only fail keeps nothing (Redis does the same,
+	// for clients that pipeline without reading replies). redcon copies
+	// each request's bytes, so args stay valid until EXEC.
+	if !c.multi.aborted && !c.casDirty {
+		c.multi.queue = append(c.multi.queue, queuedCommand{cmd: cmd, args: args})
+		c.queued.Add(1)
+	}
 	c.W.Simple("QUEUED")
 }
 
+// unwatchAll forgets every watched key and the dirty flag.
 func (c *Client) unwatchAll() {
 	for _, w := range c.watched {
-		w.db.Unwatch(w.key, c)
+		w.db.Unwatch(w.key, w)
 	}
-	c.watched = nil
+	clear(c.watched)
+	c.watched = c.watched[:0]
 	c.casDirty = false
 	c.flags.And(^uint32(clientDirtyCAS))
 }
 
+// discardMulti ends the MULTI block and unwatches everything.
 func (c *Client) discardMulti() {
 	c.multi = nil
 	c.flags.And(^uint32(clientMulti))
@@ -80,6 +112,7 @@ func cmdMulti(c *Client, args [][]byte) {
 		return
 	}
 	c.multi = &multiState{}
+	c.queued.Store(0)
 	c.flags.Or(uint32(clientMulti))
 	c.W.OK()
 }
@@ -99,21 +132,23 @@ func cmdWatch(c *Client, args [][]byte) {
 		return
 	}
 	for _, k := range args[1:] {
-		key := string(k)
-		dup := false
-		for _, w := range c.watched {
-			if w.db == c.DB && w.key == key {
-				dup = true
-				break
-			}
-		}
-		if dup {
+		if c.isWatching(c.DB, k) {
 			continue
 		}
-		c.watched = append(c.watched, watchedKey{db: c.DB, key: key, expired: c.DB.IsExpired(k)})
-		c.DB.Watch(key, c)
+		w := &watchedKey{c: c, db: c.DB, key: string(k), expired: c.DB.IsExpired(k)}
+		c.watched = append(c.watched, w)
+		c.DB.Watch(w.key, w)
 	}
 	c.W.OK()
+}
+
+func (c *Client) isWatching(db *keyspace.DB, key []byte) bool {
+	for _, w := range c.watched {
+		if w.db == db && w.key == string(key) {
+			return true
+		}
+	}
+	return false
 }
 
 func cmdUnwatch(c *Client, args [][]byte) {
@@ -122,7 +157,7 @@ func cmdUnwatch(c *Client, args [][]byte) {
 }
 
 // watchedKeyExpired reports whether a watched key expired after WATCH,
-// which Redis treats as a modification.
+// which Redis treats as a modification even if nobody touched the key.
 func (c *Client) watchedKeyExpired() bool {
 	for _, w := range c.watched {
 		if !w.expired && w.db.IsExpired([]byte(w.key)) {
@@ -141,7 +176,7 @@ func cmdExec(c *Client, args [][]byte) {
 	m := c.multi
 	if m.aborted {
 		c.discardMulti()
-		c.replyError("EXECABORT Transaction discarded because of previous errors.")
+		c.replyError(errExecAbort)
 		return
 	}
 	if c.casDirty || c.watchedKeyExpired() {
@@ -149,20 +184,25 @@ func cmdExec(c *Client, args [][]byte) {
 		c.W.NullArray()
 		return
 	}
-	c.multi = nil
-	c.flags.And(^uint32(clientMulti))
-	c.unwatchAll()
+	// A server that became a read-only replica after the writes were
+	// queued refuses the whole block, as Redis's processCommand does for
+	// EXEC (the queued flags make EXEC a write).
+	for _, q := range m.queue {
+		if s.replicaReadOnlyRefuses(c, q.cmd) {
+			c.discardMulti()
+			c.replyError(errExecAbortCause + readOnlyError)
+			return
+		}
+	}
+	c.discardMulti()
 
-	// The whole block runs under the execution lock with a frozen clock,
-	// and its effects become one atomic log entry.
+	// The whole block runs under the execution lock with a frozen clock
+	// (so expiry decisions are consistent across it), and its effects
+	// become one atomic log entry, in execution order.
 	s.ks.FreezeTime()
 	s.inExec = true
 	c.W.Array(len(m.queue))
 	for _, q := range m.queue {
-		if s.replicaReadOnlyRefuses(c, q.cmd) {
-			c.replyError(readOnlyError)
-			continue
-		}
 		c.call(q.cmd, q.args)
 	}
 	s.inExec = false

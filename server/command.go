@@ -36,7 +36,7 @@ var flagNames = []struct {
 	{FlagWrite, "write"}, {FlagReadonly, "readonly"}, {FlagDenyOOM, "denyoom"}, {FlagAdmin, "admin"},
 	{FlagPubSub, "pubsub"}, {FlagNoScript, "noscript"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
 	{FlagSkipMonitor, "skip_monitor"}, {FlagSkipSlowlog, "skip_slowlog"}, {FlagFast, "fast"},
-	{FlagNoAuth, "no_auth"}, {FlagAllowBusy, "allow_busy"},
+	{FlagNoAuth, "no_auth"}, {FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"},
 }
 
 // Names returns the flag names as COMMAND INFO lists them.
@@ -46,9 +46,6 @@ func (f Flag) Names() []string {
 		if f&fn.f != 0 {
 			out = append(out, fn.name)
 		}
-	}
-	if f&FlagNoMulti != 0 {
-		out = append(out, "no_multi")
 	}
 	return out
 }
@@ -77,6 +74,13 @@ type Command struct {
 	// KeysFunc extracts key positions for commands whose keys cannot be
 	// described by first/last/step (COMMAND GETKEYS).
 	KeysFunc func(args [][]byte) []int
+	// ACL lists ACL categories Redis gives the command beyond those its
+	// flags and group imply (e.g. "@dangerous" for KEYS, "@connection"
+	// for COMMAND); see Categories.
+	ACL []string
+	// Tips are Redis's command tips as COMMAND INFO reports them
+	// ("nondeterministic_output", "request_policy:all_shards", ...).
+	Tips []string
 
 	stats commandStats
 }
@@ -128,33 +132,58 @@ func (cmd *Command) KeyPositions(args [][]byte) []int {
 	return out
 }
 
-// Categories returns the ACL categories COMMAND INFO reports, derived from
-// the flags and the group so they cannot drift from them.
+// aclCategories are Redis's ACL categories in its bit order, which is the
+// order COMMAND INFO lists them in.
+var aclCategories = []string{
+	"@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string", "@bitmap",
+	"@hyperloglog", "@geo", "@stream", "@pubsub", "@admin", "@fast", "@slow", "@blocking",
+	"@dangerous", "@connection", "@transaction", "@scripting",
+}
+
+// Categories returns the ACL categories COMMAND INFO reports, derived like
+// Redis's setImplicitACLCategories from the flags, plus the group's data
+// type category and the explicit ACL list, in Redis's order. A container
+// command without flags of its own (CONFIG, CLIENT) is just @slow.
 func (cmd *Command) Categories() []string {
-	var out []string
-	if cmd.Flags&FlagWrite != 0 {
-		out = append(out, "@write")
+	set := map[string]bool{}
+	for _, c := range cmd.ACL {
+		set[c] = true
 	}
-	if cmd.Flags&FlagReadonly != 0 {
-		out = append(out, "@read")
-	}
-	switch cmd.Group {
-	case "string", "hash", "list", "set", "sorted-set", "bitmap", "transactions", "connection", "pubsub", "hyperloglog", "geo", "stream", "scripting":
-		name := cmd.Group
-		if name == "sorted-set" {
-			name = "sortedset"
+	if cmd.Sub == nil || cmd.Flags != 0 {
+		if cmd.Flags&FlagWrite != 0 {
+			set["@write"] = true
 		}
-		out = append(out, "@"+name)
-	case "generic":
-		out = append(out, "@keyspace")
+		if cmd.Flags&FlagReadonly != 0 && cmd.Group != "scripting" {
+			set["@read"] = true
+		}
+		if cmd.Flags&FlagAdmin != 0 {
+			set["@admin"], set["@dangerous"] = true, true
+		}
+		if cmd.Flags&FlagPubSub != 0 {
+			set["@pubsub"] = true
+		}
+		if cmd.Flags&FlagFast != 0 {
+			set["@fast"] = true
+		}
+		switch cmd.Group {
+		case "string", "hash", "list", "set", "bitmap", "pubsub", "hyperloglog", "geo", "stream", "scripting", "connection":
+			set["@"+cmd.Group] = true
+		case "sorted-set":
+			set["@sortedset"] = true
+		case "transactions":
+			set["@transaction"] = true
+		case "generic":
+			set["@keyspace"] = true
+		}
 	}
-	if cmd.Flags&FlagAdmin != 0 {
-		out = append(out, "@admin", "@dangerous")
+	if !set["@fast"] {
+		set["@slow"] = true
 	}
-	if cmd.Flags&FlagFast != 0 {
-		out = append(out, "@fast")
-	} else {
-		out = append(out, "@slow")
+	out := make([]string, 0, len(set))
+	for _, c := range aclCategories {
+		if set[c] {
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -214,6 +243,21 @@ func (t *Table) All() []*Command {
 
 // Len returns the number of top-level commands.
 func (t *Table) Len() int { return len(t.cmds) }
+
+// resolveSub returns the subcommand of container cmd named by args[1], as
+// Redis's lookupCommand does before any check, so statistics, SLOWLOG,
+// CLIENT LIST and MULTI see "config|get" rather than "config". It returns
+// cmd itself when cmd has no subcommands or none is given, and nil with
+// Redis's error text for an unknown subcommand.
+func resolveSub(cmd *Command, args [][]byte) (*Command, string) {
+	if cmd.Sub == nil || len(args) < 2 {
+		return cmd, ""
+	}
+	if sub := cmd.Sub[strings.ToLower(string(args[1]))]; sub != nil {
+		return sub, ""
+	}
+	return nil, "ERR unknown subcommand '" + safeArg(args[1]) + "'. Try " + strings.ToUpper(cmd.Name) + " HELP."
+}
 
 // dispatchSub runs the subcommand named by args[1] of a container command
 // (CONFIG, CLIENT, ...), with Redis's errors for unknown subcommands and

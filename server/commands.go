@@ -8,6 +8,7 @@ func allCommands() [][]*Command {
 	return [][]*Command{
 		connectionCommands(),
 		stringCommands(),
+		bitCommands(),
 		hashCommands(),
 		keyCommands(),
 		expireCommands(),

@@ -60,6 +60,12 @@ func (m *monitorSet) feed(c *Client, args [][]byte) {
 	line = append(line, '\r', '\n')
 	m.mu.Lock()
 	for _, mc := range m.clients {
+		if mc == c {
+			// A monitor's own command: its line follows the command's
+			// reply, as in Redis (which feeds monitors after the call).
+			c.W.Raw(line)
+			continue
+		}
 		mc.push(line)
 	}
 	m.mu.Unlock()

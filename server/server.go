@@ -6,10 +6,8 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +52,7 @@ type Server struct {
 	errStats   map[string]int64
 	slowlog    slowlog // guarded by mu
 	monitors   monitorSet
+	admin      adminState // INFO/CONFIG/DEBUG bookkeeping (admin.go)
 	startTime  time.Time
 	// startUnixNano is startTime in Unix nanoseconds (see nowNano).
 	startUnixNano int64
@@ -95,7 +94,9 @@ func New(cfg *Config, logger *slog.Logger) *Server {
 	s.ks = keyspace.New(cfg.Databases, s)
 	s.table = NewTable(allCommands()...)
 	s.slowlog.init()
+	s.admin.init()
 	cfg.server = s
+	s.syncAccessTracking("", "") // maxmemory-policy from the config file
 	return s
 }
 
@@ -148,14 +149,9 @@ func (s *Server) flushPropagation(atomicEntry bool) {
 // Listen binds the configured address(es). Port 0 picks a free port (see
 // Addr).
 func (s *Server) Listen() error {
-	host := "127.0.0.1"
-	if len(s.cfg.Bind) > 0 {
-		host = s.cfg.Bind[0]
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(s.cfg.Port))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenMulti(s.cfg.Bind, s.cfg.Port)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return err
 	}
 	s.ln = &guardListener{Listener: ln, s: s}
 	s.addr = ln.Addr()
@@ -172,7 +168,9 @@ func (s *Server) Serve() error {
 			return err
 		}
 	}
-	s.rc = redcon.NewServer("", s.serveRESP, s.accept, s.closed)
+	if s.rc == nil {
+		s.rc = redcon.NewServer("", s.serveRESP, s.accept, s.closed)
+	}
 	go s.cron()
 	s.log.Info("ready to accept connections", "addr", s.addr.String(), "version", Version)
 	err := s.rc.Serve(s.ln)
@@ -187,6 +185,9 @@ func (s *Server) Start() error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
+	// Created here, not in Serve's goroutine, so a Shutdown right after
+	// Start sees it.
+	s.rc = redcon.NewServer("", s.serveRESP, s.accept, s.closed)
 	go s.Serve()
 	return nil
 }
@@ -199,8 +200,9 @@ func (s *Server) Shutdown() {
 		close(s.stopCron)
 		if s.rc != nil {
 			s.rc.Close()
-		} else if s.ln != nil {
-			s.ln.Close()
+		}
+		if s.ln != nil {
+			s.ln.Close() // also when redcon has not started serving yet
 		}
 		s.clientMu.Lock()
 		for _, c := range s.clients {
@@ -217,10 +219,7 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // cron runs periodic work: the LRU clock, active expiry and dict rehashing,
 // at hz times a second like Redis's serverCron.
 func (s *Server) cron() {
-	hz := s.cfg.Hz
-	if hz <= 0 {
-		hz = 10
-	}
+	hz := s.cfg.HZ()
 	t := time.NewTicker(time.Second / time.Duration(hz))
 	defer t.Stop()
 	for {
@@ -229,7 +228,14 @@ func (s *Server) cron() {
 			return
 		case <-t.C:
 			s.ks.TickClock()
-			s.activeExpireCycle(time.Second / time.Duration(hz) / 4)
+			if !s.admin.noActiveExpire.Load() {
+				s.activeExpireCycle(time.Second / time.Duration(hz) / 4)
+			}
+			s.adminCron()
+			if h := s.cfg.HZ(); h != hz { // CONFIG SET hz
+				hz = h
+				t.Reset(time.Second / time.Duration(hz))
+			}
 		}
 	}
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -16,6 +20,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// options holds what the command line asked for. Typed flags are applied
+// only when given explicitly, so a config file's values survive unless a
+// flag overrides them.
 type options struct {
 	configFile  string
 	port        int
@@ -24,29 +31,53 @@ type options struct {
 	requirepass string
 	loglevel    string
 	databases   int
+	// directives are Redis-style "--name value…" arguments for directives
+	// without a typed flag (e.g. --protected-mode no), in command-line order.
+	directives []directiveArg
 }
 
-func newRootCmd() *cobra.Command {
-	var o options
+// directiveArg is one Redis-style "--name value…" command-line directive.
+type directiveArg struct {
+	name   string
+	values []string
+}
+
+// execute runs the CLI with args (without the program name), writing
+// command output to stdout and logs to stderr.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := &options{}
+	root := newRootCmd(o, stderr)
+	cobraArgs, directives := splitDirectiveArgs(root, args)
+	o.directives = directives
+	root.SetArgs(cobraArgs)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+func newRootCmd(o *options, logOut io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "thredis",
+		Use:   "thredis [flags] [--<directive> <value>...]",
 		Short: "A Redis-protocol server with SQLite inside",
 		Long: "thredis speaks the Redis protocol and keeps a SQLite database's pages in a hash key,\n" +
-			"so Redis persistence and replication carry the SQL data too.",
+			"so Redis persistence and replication carry the SQL data too.\n\n" +
+			"Any configuration directive without a flag of its own can be given Redis-style,\n" +
+			"e.g. --protected-mode no or --maxclients 100. Precedence: defaults < --config file\n" +
+			"< directives on the command line < flags.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return serve(cmd, &o)
+			return serve(cmd, o, logOut)
 		},
 	}
 	f := root.Flags()
 	f.StringVar(&o.configFile, "config", "", "config file in redis.conf syntax")
 	f.IntVar(&o.port, "port", 6379, "TCP port to listen on")
 	f.StringVar(&o.bind, "bind", "127.0.0.1", "address(es) to bind, space separated")
-	f.StringVar(&o.dir, "dir", ".", "working directory for persistence files")
+	f.StringVar(&o.dir, "dir", ".", "working directory for persistence files (must exist)")
 	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with")
-	f.StringVar(&o.loglevel, "loglevel", "notice", "debug, verbose, notice, warning or nothing")
+	f.StringVar(&o.loglevel, "loglevel", "notice", "debug, verbose, notice or warning")
 	f.IntVar(&o.databases, "databases", 16, "number of databases")
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
@@ -59,6 +90,53 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// splitDirectiveArgs separates Redis-style "--name value…" arguments (any
+// --name that is not one of root's flags) from the arguments cobra parses.
+// As in redis-server, a directive's values are the following arguments up
+// to the next one starting with "--"; "--name=value" is accepted too.
+// Arguments of a subcommand invocation (first argument not a flag) are
+// passed through untouched.
+func splitDirectiveArgs(root *cobra.Command, args []string) ([]string, []directiveArg) {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return append([]string{}, args...), nil
+	}
+	// Non-nil even when empty: cobra falls back to os.Args for nil.
+	pass := []string{}
+	var dirs []directiveArg
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "--") {
+			pass = append(pass, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(a[2:], "=")
+		if name == "help" || root.Flags().Lookup(name) != nil {
+			pass = append(pass, a)
+			fl := root.Flags().Lookup(name)
+			// A typed flag's value is the next argument unless given as
+			// --flag=value; keep the pair together for cobra.
+			if !hasVal && fl != nil && fl.Value.Type() != "bool" && i+1 < len(args) {
+				i++
+				pass = append(pass, args[i])
+			}
+			continue
+		}
+		d := directiveArg{name: name}
+		if hasVal {
+			d.values = []string{val}
+		} else {
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+				i++
+				d.values = append(d.values, args[i])
+			}
+		}
+		dirs = append(dirs, d)
+	}
+	return pass, dirs
+}
+
+// buildVersion is the version stamped by the Makefile, else the module
+// version when installed with "go install", else "dev".
 func buildVersion() string {
 	if version != "dev" {
 		return version
@@ -69,24 +147,29 @@ func buildVersion() string {
 	return version
 }
 
-// buildConfig applies defaults, then the config file, then explicitly given
-// flags (flags override the file).
+// buildConfig applies defaults, then the config file, then Redis-style
+// directives from the command line, then explicitly given flags.
 func buildConfig(cmd *cobra.Command, o *options) (*server.Config, error) {
 	cfg := server.DefaultConfig()
 	if o.configFile != "" {
 		if err := loadConfigFile(cfg, o.configFile); err != nil {
 			return nil, err
 		}
-		cfg.File = o.configFile
+		// CONFIG REWRITE needs an absolute path: the process may be
+		// started from anywhere and the file outlives the working dir.
+		abs, err := filepath.Abs(o.configFile)
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w", o.configFile, err)
+		}
+		cfg.File = abs
 	}
-	set := func(flag, directive, val string) error {
-		if !cmd.Flags().Changed(flag) {
-			return nil
+	for _, d := range o.directives {
+		if _, known := cfg.Get(d.name); !known {
+			return nil, fmt.Errorf("--%s: unknown directive '%s'", d.name, d.name)
 		}
-		if err := cfg.Set(directive, val); err != nil {
-			return fmt.Errorf("--%s: %w", flag, err)
+		if err := cfg.Set(d.name, d.values...); err != nil {
+			return nil, fmt.Errorf("%s: %w", quoteDirective(cfg, "--"+d.name, d.values), err)
 		}
-		return nil
 	}
 	for _, f := range []struct{ flag, directive, val string }{
 		{"port", "port", strconv.Itoa(o.port)},
@@ -96,60 +179,70 @@ func buildConfig(cmd *cobra.Command, o *options) (*server.Config, error) {
 		{"loglevel", "loglevel", o.loglevel},
 		{"databases", "databases", strconv.Itoa(o.databases)},
 	} {
-		if err := set(f.flag, f.directive, f.val); err != nil {
-			return nil, err
+		if !cmd.Flags().Changed(f.flag) {
+			continue
+		}
+		if err := cfg.Set(f.directive, f.val); err != nil {
+			return nil, fmt.Errorf("%s: %w", quoteDirective(cfg, "--"+f.flag, []string{f.val}), err)
 		}
 	}
 	return cfg, nil
 }
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	switch level {
-	case "debug":
-		l = slog.LevelDebug
-	case "verbose":
-		l = slog.LevelDebug + 2
-	case "warning":
-		l = slog.LevelWarn
-	case "nothing":
-		l = slog.LevelError + 8
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
-}
+func serve(cmd *cobra.Command, o *options, logOut io.Writer) error {
+	// Catch signals first: one that arrives during start-up is buffered
+	// and handled as soon as the server exists, instead of killing the
+	// process with a non-zero status.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 
-func serve(cmd *cobra.Command, o *options) error {
 	cfg, err := buildConfig(cmd, o)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg.LogLevel)
+	// The level follows the loglevel directive, so CONFIG SET loglevel
+	// takes effect at once.
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.LevelVar()}))
+	logger.Info("thredis starting", "version", buildVersion(), "redis_version", server.Version,
+		"pid", os.Getpid(), "config", cfg.File)
+	// Until the persistence issue lands there is no RDB or AOF: say so
+	// loudly, because a Redis user would otherwise expect data to survive.
+	logger.Warn("persistence is off: data is kept in memory only and is lost when thredis exits")
+	stopTuning := tuneRuntime(cfg, logger)
+	defer stopTuning()
 	srv := server.New(cfg, logger)
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+
 	go func() {
 		select {
 		case sig := <-sigs:
 			logger.Info("received signal, shutting down", "signal", sig.String())
 			srv.Shutdown()
+		case <-cmd.Context().Done():
+			srv.Shutdown()
 		case <-srv.Done():
 		}
 	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
 	case <-srv.Done():
-		return nil
-	case err := <-errc:
-		if err != nil {
-			return err
+		// SHUTDOWN or a signal: Serve returns once the listener is closed.
+		if err := <-errc; err != nil {
+			return fmt.Errorf("serve: %w", err)
 		}
-		<-srv.Done()
-		return nil
+	case err := <-errc:
+		// Serve returns nil only once the listener was closed, i.e. a
+		// shutdown is under way; Shutdown waits for it to finish.
+		srv.Shutdown()
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
+	logger.Info("thredis is now ready to exit, bye bye...")
+	return nil
 }
