@@ -10,7 +10,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 export CGO_ENABLED := 1
 
 # Fuzz targets in ./server and how long each runs under `make test`.
-FUZZ_TARGETS := FuzzRequestStream FuzzGuardScan FuzzCommands
+FUZZ_TARGETS := FuzzRequestStream FuzzRequestReader FuzzCommands
 FUZZTIME     ?= 10s
 
 # Programs `make deps` guarantees (tests and bench/ use them).
@@ -41,7 +41,8 @@ fuzz:
 
 lint:
 	$(GO) vet ./...
-	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')); \
+	@out=$$(gofmt -l $$( (git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*') | \
+		while read -r f; do [ -f "$$f" ] && echo "$$f"; done)); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # deps makes sure redis-server, redis-cli and redis-benchmark exist (tests

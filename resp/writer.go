@@ -1,7 +1,7 @@
 // Package resp encodes replies in the Redis serialization protocol, RESP2 or
-// RESP3 depending on what the client negotiated with HELLO. Requests are
-// parsed by tidwall/redcon; redcon's writer has no RESP3 types, so replies
-// are built here and handed to the connection as raw bytes.
+// RESP3 depending on what the client negotiated with HELLO. Replies are
+// built in memory and handed to the connection as raw bytes, one write per
+// pipeline batch (requests are parsed by the server's own reader).
 package resp
 
 import (

@@ -140,7 +140,7 @@ func (s *Server) closeIdleClients(now time.Time) {
 		if c.flags.Load()&exempt != 0 {
 			continue
 		}
-		s.log.Debug("closing idle client", "id", c.ID, "addr", c.conn.RemoteAddr())
+		s.log.Debug("closing idle client", "id", c.ID, "addr", c.addr)
 		s.killClient(c)
 	}
 	s.mu.Unlock()

@@ -5,14 +5,12 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
 	"github.com/thredis/thredis/resp"
-	"github.com/tidwall/redcon"
 )
 
 // Client is one connection's state. Its fields are used by the goroutine
@@ -20,8 +18,9 @@ import (
 // are atomics or guarded by the execution lock.
 type Client struct {
 	s    *Server
-	conn redcon.Conn
-	gc   *guardConn
+	conn net.Conn
+	addr string // the peer's address, "ip:port"
+	rd   reqReader
 	// ID is the client's unique, increasing id (CLIENT ID).
 	ID int64
 	// W receives the replies of the command being executed.
@@ -56,8 +55,7 @@ type Client struct {
 	noTouch         bool
 	flags           atomic.Uint32 // clientFlag bits, for CLIENT LIST
 
-	out     *asyncOut     // non-nil once detached (MONITOR, replication streams)
-	handoff chan struct{} // closed when the detached loop may start (see detach)
+	out *asyncOut // non-nil once detached (MONITOR, replication streams)
 
 	// queued counts the commands queued in the open MULTI block, for
 	// CLIENT LIST's multi= (the queue itself is not safe to read from
@@ -92,47 +90,17 @@ const (
 	flushThreshold    = 64 << 10
 )
 
-func (s *Server) accept(conn redcon.Conn) bool {
-	s.stats.connectionsReceived.Add(1)
-	gc, _ := conn.NetConn().(*guardConn)
-	if s.cfg.ProtectedMode() && s.cfg.RequirePass() == "" && !isLoopback(conn.NetConn().RemoteAddr()) {
-		s.stats.rejectedConns.Add(1)
-		conn.WriteError(protectedModeMsg)
-		return false
+// newClient creates the state of a freshly accepted connection.
+func (s *Server) newClient(nc net.Conn, id int64) *Client {
+	c := &Client{s: s, conn: nc, ID: id, created: time.Now()}
+	if a := nc.RemoteAddr(); a != nil {
+		c.addr = a.String()
 	}
-	s.clientMu.Lock()
-	n := len(s.clients)
-	s.clientMu.Unlock()
-	if n >= s.cfg.MaxClients() {
-		s.stats.rejectedConns.Add(1)
-		conn.WriteError("ERR max number of clients reached")
-		return false
-	}
-	c := &Client{s: s, conn: conn, gc: gc, ID: s.nextID.Add(1), created: time.Now()}
 	c.W.Proto = 2
 	c.DB = s.ks.DB(0)
 	c.authed = s.cfg.RequirePass() == ""
-	if gc != nil {
-		gc.authed.Store(c.authed)
-	}
 	c.lastInteraction.Store(time.Now().UnixNano())
-	conn.SetContext(c)
-	s.clientMu.Lock()
-	s.clients[c.ID] = c
-	s.clientMu.Unlock()
-	return true
-}
-
-func (s *Server) closed(conn redcon.Conn, err error) {
-	c, ok := conn.Context().(*Client)
-	if !ok {
-		return
-	}
-	if c.out != nil {
-		// Detached clients are torn down by their own loop.
-		return
-	}
-	c.teardown()
+	return c
 }
 
 // teardown releases everything the client holds.
@@ -156,7 +124,7 @@ func isLoopback(a net.Addr) bool {
 	return ta.IP.IsLoopback()
 }
 
-func (c *Client) netConn() net.Conn { return c.conn.NetConn() }
+func (c *Client) netConn() net.Conn { return c.conn }
 
 // lock takes the execution lock unless the client already holds it for its
 // current pipeline batch.
@@ -176,52 +144,6 @@ func (c *Client) release() {
 		c.locked = false
 		c.s.mu.Unlock()
 	}
-}
-
-// serveRESP is redcon's per-command callback. Commands of one pipelined read
-// run under a single acquisition of the execution lock (bounded by
-// maxBatchUnderLock), and their replies go out in one write.
-func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
-	c := conn.Context().(*Client)
-	if c.closing {
-		return
-	}
-	c.process(rc.Args)
-	c.batch++
-	last := len(conn.PeekPipeline()) == 0
-	if last || c.closing || c.batch >= maxBatchUnderLock || c.W.Len() >= flushThreshold {
-		c.release()
-		c.emit()
-		if !last && !c.closing {
-			redcon.BaseWriter(conn).Flush()
-		}
-		if c.closing {
-			conn.Close()
-		}
-	}
-	if c.handoff != nil { // the command detached the client (MONITOR)
-		close(c.handoff)
-		c.handoff = nil
-	}
-}
-
-// emit hands buffered replies to the connection.
-func (c *Client) emit() {
-	if c.W.Len() == 0 {
-		return
-	}
-	if limit := c.s.cfg.outputHardLimit.Load(); limit > 0 && int64(c.W.Len()) > limit {
-		c.s.log.Warn("closing client that exceeded the output buffer limit", "id", c.ID, "bytes", c.W.Len(), "limit", limit)
-		c.W.Reset()
-		c.closing = true
-		return
-	}
-	if c.out != nil {
-		c.out.push(c.W.Bytes())
-	} else {
-		c.conn.WriteRaw(c.W.Bytes())
-	}
-	c.W.Reset()
 }
 
 // process runs one request, honouring CLIENT REPLY.
@@ -417,7 +339,9 @@ func (c *Client) safeHandle(cmd *Command, args [][]byte) {
 // Propagate replaces the automatic propagation of the current command with
 // the given command (Redis's rewrite for propagation, e.g. SET EX -> PXAT).
 // It may be called several times to emit several commands; calling it with
-// no arguments suppresses propagation.
+// no arguments suppresses propagation. argv may alias the command's
+// arguments: the effects are handed to the command log before the command
+// returns (inside EXEC, the arguments are the queue's own copies).
 func (c *Client) Propagate(argv ...[]byte) {
 	c.propOverride = true
 	if len(argv) > 0 {
@@ -437,125 +361,4 @@ func (c *Client) Name() string {
 		return *p
 	}
 	return ""
-}
-
-// asyncOut carries replies and pushes to a detached client's socket from
-// any goroutine without ever blocking the caller: bytes are queued and a
-// writer goroutine drains them. A queue over its limit closes the client,
-// which is how a stuck MONITOR or replica is dropped instead of eating
-// memory.
-type asyncOut struct {
-	mu     sync.Mutex
-	buf    []byte
-	limit  int
-	conn   net.Conn
-	wake   chan struct{}
-	closed bool
-}
-
-func newAsyncOut(conn net.Conn, limit int) *asyncOut {
-	o := &asyncOut{conn: conn, limit: limit, wake: make(chan struct{}, 1)}
-	go o.run()
-	return o
-}
-
-func (o *asyncOut) push(b []byte) {
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return
-	}
-	if o.limit > 0 && len(o.buf)+len(b) > o.limit {
-		o.closed = true
-		o.mu.Unlock()
-		o.conn.Close()
-		return
-	}
-	o.buf = append(o.buf, b...)
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (o *asyncOut) close() {
-	o.mu.Lock()
-	o.closed = true
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (o *asyncOut) run() {
-	var spare []byte
-	for range o.wake {
-		o.mu.Lock()
-		data := o.buf
-		o.buf = spare[:0]
-		closed := o.closed
-		o.mu.Unlock()
-		if len(data) > 0 {
-			if _, err := o.conn.Write(data); err != nil {
-				o.conn.Close()
-				return
-			}
-		}
-		spare = data
-		if closed {
-			return
-		}
-	}
-}
-
-// detach takes the connection out of redcon's loop so other goroutines can
-// push to it (MONITOR, replication). The client then runs its own read loop.
-func (c *Client) detach() {
-	if c.out != nil {
-		return
-	}
-	dc := c.conn.Detach()
-	c.out = newAsyncOut(dc.NetConn(), 0)
-	// The new loop must not run until redcon's callback that called
-	// detach has finished with the client (released the lock, emitted the
-	// reply): both touch c.W and c.locked. serveRESP closes handoff.
-	ready := make(chan struct{})
-	c.handoff = ready
-	go func() {
-		<-ready
-		defer func() {
-			c.out.close()
-			dc.Close()
-			c.teardown()
-		}()
-		for {
-			cmd, err := dc.ReadCommand()
-			if err != nil {
-				return
-			}
-			c.process(cmd.Args)
-			c.release()
-			c.emit()
-			if c.closing {
-				return
-			}
-		}
-	}()
-}
-
-// push sends out-of-band data to a detached client.
-func (c *Client) push(b []byte) {
-	if c.out != nil {
-		c.out.push(b)
-	}
-}
-
-// Kill closes the client's connection from any goroutine.
-func (c *Client) Kill() {
-	if c.out != nil {
-		c.out.close()
-	}
-	c.netConn().Close()
 }

@@ -216,7 +216,7 @@ func (c *Client) clientInfo(o *Client) string {
 	}
 	num := func(k string, n int64) { field(k, strconv.FormatInt(n, 10)) }
 	num("id", o.ID)
-	field("addr", o.conn.RemoteAddr())
+	field("addr", o.addr)
 	field("laddr", laddr)
 	num("fd", int64(connFD(o.netConn())))
 	field("name", o.Name())
@@ -279,9 +279,6 @@ func (o *Client) flagString(f uint32) string {
 
 // connFD returns the socket's file descriptor, or -1.
 func connFD(nc net.Conn) int {
-	if g, ok := nc.(*guardConn); ok {
-		nc = g.Conn
-	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return -1
@@ -362,7 +359,7 @@ func cmdClientKill(c *Client, args [][]byte) {
 	now := time.Now()
 	killed := 0
 	for _, o := range c.s.clientsByID() {
-		if addr != nil && o.conn.RemoteAddr() != *addr {
+		if addr != nil && o.addr != *addr {
 			continue
 		}
 		if laddr != nil {

@@ -153,7 +153,7 @@ func TestConfigSetWired(t *testing.T) {
 	if err := rdb.ConfigSet(ctx, "maxclients", "10000").Err(); err != nil {
 		t.Fatal(err)
 	}
-	// proto-max-bulk-len: a bigger bulk is refused by the protocol guard.
+	// proto-max-bulk-len: a bigger bulk is refused by the request reader.
 	if err := rdb.ConfigSet(ctx, "proto-max-bulk-len", "1mb").Err(); err != nil {
 		t.Fatal(err)
 	}

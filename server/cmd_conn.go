@@ -67,9 +67,6 @@ func (c *Client) checkPassword(user, pass string) bool {
 
 func (c *Client) setAuthed(v bool) {
 	c.authed = v
-	if c.gc != nil {
-		c.gc.authed.Store(v)
-	}
 }
 
 func cmdAuth(c *Client, args [][]byte) {

@@ -80,10 +80,10 @@ func cmdShutdown(c *Client, args [][]byte) {
 	c.s.Shutdown()
 }
 
-// cmdMonitor turns the client into a monitor: it is detached from the
-// request loop so other clients can stream command lines to it without
-// ever waiting for it (a monitor over the normal class's output buffer
-// limit is disconnected).
+// cmdMonitor turns the client into a monitor: it is detached (its output
+// goes through an asynchronous queue) so other clients can stream command
+// lines to it without ever waiting for it (a monitor over the normal
+// class's output buffer limit is disconnected).
 func cmdMonitor(c *Client, args [][]byte) {
 	if c.s.inExec {
 		c.replyError("ERR MONITOR isn't allowed for DENY BLOCKING client")

@@ -237,8 +237,8 @@ func TestMonitor(t *testing.T) {
 	if line := mon.readReply(); !strings.HasSuffix(line, `"get" "k"`+"\r\n") {
 		t.Fatalf("second monitor line %q", line)
 	}
-	// A command pipelined right behind MONITOR is served by the detached
-	// loop only after +OK went out.
+	// A command pipelined right behind MONITOR is answered after +OK,
+	// and its monitor line follows its reply.
 	mon2 := ts.raw(t)
 	mon2.write("MONITOR\r\nPING\r\n")
 	got := mon2.readReply() + mon2.readReply() + mon2.readReply()

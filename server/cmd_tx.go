@@ -64,13 +64,29 @@ func isTxCommand(cmd *Command) bool {
 // queue records a command for EXEC and replies +QUEUED.
 func (c *Client) queue(cmd *Command, args [][]byte) {
 	// A transaction that can only fail keeps nothing (Redis does the same,
-	// for clients that pipeline without reading replies). redcon copies
-	// each request's bytes, so args stay valid until EXEC.
+	// for clients that pipeline without reading replies). args alias the
+	// connection's read buffer, which is reused for the next requests, so
+	// the queue keeps a copy.
 	if !c.multi.aborted && !c.casDirty {
-		c.multi.queue = append(c.multi.queue, queuedCommand{cmd: cmd, args: args})
+		c.multi.queue = append(c.multi.queue, queuedCommand{cmd: cmd, args: cloneArgs(args)})
 		c.queued.Add(1)
 	}
 	c.W.Simple("QUEUED")
+}
+
+// cloneArgs copies a request's arguments into one fresh block of memory.
+func cloneArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
 }
 
 // unwatchAll forgets every watched key and the dirty flag.

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"math/rand"
 	"sort"
 	"strconv"
@@ -15,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
-	"github.com/tidwall/redcon"
 )
 
 // logRecord subscribes a recorder to ts's command log for the test.
@@ -105,17 +102,11 @@ func logReplay(t *testing.T, ts *testServer, entries []cmdlog.Entry) {
 	for i := range entries {
 		stream = enc.Append(stream, &entries[i])
 	}
-	n := 0
-	rd := redcon.NewReader(bytes.NewReader(stream))
-	for {
-		if _, err := rd.ReadCommand(); err != nil {
-			if err != io.EOF {
-				t.Fatalf("encoded stream does not parse: %v", err)
-			}
-			break
-		}
-		n++
+	cmds, msg := feedReader([][]byte{stream}, true, 512<<20)
+	if msg != "" {
+		t.Fatalf("encoded stream does not parse: %s", msg)
 	}
+	n := len(cmds)
 	r := ts.raw(t)
 	go r.c.Write(stream) // replies are read concurrently below
 	for i := 0; i < n; i++ {

@@ -22,7 +22,7 @@ import (
 //
 // Plain fields are written at start-up, or by CONFIG SET with the execution
 // lock held; values read by other goroutines (the accept loop, the cron,
-// the protocol guard) are atomics.
+// the request reader) are atomics.
 type Config struct {
 	server *Server
 
@@ -38,6 +38,8 @@ type Config struct {
 	requirePass       atomic.Pointer[string]
 	protoMaxBulkLen   atomic.Int64
 	outputHardLimit   atomic.Int64
+	queryBufLimit     atomic.Int64 // client-query-buffer-limit
+	tcpKeepAlive      atomic.Int64 // seconds; 0 = no keepalive probes
 	slowlogSlowerThan atomic.Int64
 	slowlogMaxLen     atomic.Int64
 	hz                atomic.Int64

@@ -76,7 +76,10 @@ func directives() []*directive {
 			c.timeout.Store(mustInt(v))
 			return nil
 		}),
-		intDir("tcp-keepalive", "", 0, 0, intMax, 300),
+		intDir("tcp-keepalive", "", 0, 0, intMax, 300).with(func(c *Config, v string) error {
+			c.tcpKeepAlive.Store(mustInt(v))
+			return nil
+		}),
 		intDir("tcp-backlog", "", fImmutable, 0, intMax, 511),
 		boolDir("protected-mode", "", 0, true).with(func(c *Config, v string) error {
 			c.protectedMode.Store(v == "yes")
@@ -94,7 +97,10 @@ func directives() []*directive {
 			c.protoMaxBulkLen.Store(mustInt(v))
 			return nil
 		}),
-		memDir("client-query-buffer-limit", "", 0, 1024*1024, longMax, 1024*1024*1024),
+		memDir("client-query-buffer-limit", "", 0, 1024*1024, longMax, 1024*1024*1024).with(func(c *Config, v string) error {
+			c.queryBufLimit.Store(mustInt(v))
+			return nil
+		}),
 		specialDir("client-output-buffer-limit", "", fMultiArg,
 			"normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", parseOutputBufferLimit).with(applyOutputBufferLimit),
 		memDir("maxmemory-clients", "", fPercent, -100, longMax, 0),

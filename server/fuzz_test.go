@@ -4,13 +4,12 @@ package server
 // seeds plus testdata/fuzz/<Name>) as an ordinary test under `go test`;
 // fuzz briefly with e.g.
 //
-//	go test ./server -run='^$' -fuzz='^FuzzGuardScan$' -fuzztime=10s
+//	go test ./server -run='^$' -fuzz='^FuzzRequestReader$' -fuzztime=10s
 //	go test ./server -run='^$' -fuzz='^FuzzRequestStream$' -fuzztime=10s
 //	go test ./server -run='^$' -fuzz='^FuzzCommands$' -fuzztime=10s
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,20 +20,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
-	"github.com/tidwall/redcon"
 )
 
 // refParse is a reference model of Redis 7.0's request parsing
 // (processInputBuffer with processInlineBuffer and processMultibulkBuffer)
-// over a whole buffer, written after the C code rather than after guard.go
+// over a whole buffer, written after the C code rather than after reader.go
 // so the two can be compared. It returns the complete commands and the
 // protocol error that ends the stream ("" if the rest is just incomplete).
 //
 // Like the C code it finds terminators with strchr semantics (a NUL byte
 // hides every later terminator). Its size limits behave as if the bytes
 // arrived one at a time — Redis checks them after each read, so the exact
-// cut-over depends on how reads split the stream; the guard fixes it there.
+// cut-over depends on how reads split the stream; reqReader fixes it there.
 func refParse(buf []byte, authed bool, maxBulk int64) (cmds [][][]byte, errMsg string) {
 	strchr := func(from int, c byte) int {
 		for i := from; i < len(buf); i++ {
@@ -130,44 +129,42 @@ func refParse(buf []byte, authed bool, maxBulk int64) (cmds [][][]byte, errMsg s
 	return cmds, ""
 }
 
-// feedGuard runs chunks through g.scan the way Read does and returns the
-// translated stream and the protocol error, if any.
-func feedGuard(g *guardConn, chunks [][]byte, authed bool) ([]byte, string) {
-	var out []byte
-	tmp := make([]byte, 1000)
-	for _, chunk := range chunks {
-		for len(chunk) > 0 {
-			used, msg := g.scan(chunk, authed)
-			if g.ident {
-				out = append(out, chunk[:g.identEnd]...)
-			}
-			for n := g.take(tmp); n > 0; n = g.take(tmp) {
-				out = append(out, tmp[:n]...)
-			}
-			if msg != "" {
-				return out, msg
-			}
-			chunk = chunk[used:]
-		}
+// chunkReader hands out its chunks one per Read, the way a socket
+// delivers a stream in pieces.
+type chunkReader struct{ chunks [][]byte }
+
+func (cr *chunkReader) Read(p []byte) (int, error) {
+	if len(cr.chunks) == 0 {
+		return 0, io.EOF
 	}
-	return out, ""
+	n := copy(p, cr.chunks[0])
+	if cr.chunks[0] = cr.chunks[0][n:]; len(cr.chunks[0]) == 0 {
+		cr.chunks = cr.chunks[1:]
+	}
+	return n, nil
 }
 
-// parseTranslated parses the guard's output with redcon's reader, which
-// must accept all of it (an incomplete last command is fine).
-func parseTranslated(t *testing.T, out []byte) [][][]byte {
-	t.Helper()
-	rd := redcon.NewReader(bytes.NewReader(out))
+// feedReader parses a stream arriving as chunks with a fresh reqReader,
+// the way a connection does (all complete requests, then read more), and
+// returns the requests (copied) and the protocol error, if any.
+func feedReader(chunks [][]byte, authed bool, maxBulk int64) ([][][]byte, string) {
+	var rd reqReader
+	src := &chunkReader{chunks: chunks}
 	var cmds [][][]byte
 	for {
-		cmd, err := rd.ReadCommand()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.Fatalf("redcon rejected the translation %q: %v", out, err)
+		for {
+			args, msg := rd.next(authed, maxBulk)
+			if msg != "" {
+				return cmds, msg
 			}
-			return cmds
+			if args == nil {
+				break
+			}
+			cmds = append(cmds, cloneArgs(args))
 		}
-		cmds = append(cmds, cmd.Args)
+		if _, err := rd.fill(src); err != nil {
+			return cmds, ""
+		}
 	}
 }
 
@@ -193,15 +190,13 @@ func splitChunks(data []byte, split uint64) [][]byte {
 	return chunks
 }
 
-func newScanGuard(s *Server) *guardConn { return &guardConn{s: s} }
-
 func scanTestServer() *Server {
 	return New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
-// guardSeeds are request streams worth starting from: valid RESP in
+// readerSeeds are request streams worth starting from: valid RESP in
 // several shapes, inline forms, every protocol error Redis has.
-var guardSeeds = []string{
+var readerSeeds = []string{
 	"*1\r\n$4\r\nPING\r\n",
 	"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
 	"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
@@ -223,43 +218,37 @@ var guardSeeds = []string{
 	"\xff\xfe\x00garbage\r\n*\r\n",
 }
 
-func FuzzGuardScan(f *testing.F) {
-	for i, s := range guardSeeds {
+func FuzzRequestReader(f *testing.F) {
+	for i, s := range readerSeeds {
 		f.Add([]byte(s), uint64(i*7919), i%2 == 0)
 	}
-	s := scanTestServer()
-	maxBulk := s.cfg.protoMaxBulkLen.Load()
+	maxBulk := scanTestServer().cfg.protoMaxBulkLen.Load()
 	f.Fuzz(func(t *testing.T, data []byte, split uint64, authed bool) {
-		// 1. Arbitrary bytes: the guard must agree with Redis's parser on
-		// the commands and the error, however the stream is split, and
-		// whatever it passes on must be valid RESP for redcon.
-		out, msg := feedGuard(newScanGuard(s), splitChunks(data, split), authed)
+		// 1. Arbitrary bytes: the reader must agree with Redis's parser
+		// on the commands and the error, however the stream is split.
+		got, msg := feedReader(splitChunks(data, split), authed, maxBulk)
 		want, wantMsg := refParse(data, authed, maxBulk)
 		if msg != wantMsg {
-			t.Fatalf("input %q: guard error %q, Redis would say %q", data, msg, wantMsg)
+			t.Fatalf("input %q: reader error %q, Redis would say %q", data, msg, wantMsg)
 		}
-		got := parseTranslated(t, out)
 		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
-			t.Fatalf("input %q:\n guard  %q\n redis  %q", data, got, want)
+			t.Fatalf("input %q:\n reader %q\n redis  %q", data, got, want)
 		}
 
-		// 2. Any valid encoding of a request passes through unchanged.
+		// 2. Any valid encoding of requests comes out as its arguments,
+		// split anyhow or in one piece.
 		args := bytes.Split(data, []byte{0})
 		if len(args) > 64 {
 			args = args[:64]
 		}
-		enc := appendRESPArray(nil, args)
-		enc = appendRESPArray(enc, args[:1])
-		g := newScanGuard(s)
-		out, msg = feedGuard(g, splitChunks(enc, split), true)
-		if msg != "" || !bytes.Equal(out, enc) {
-			t.Fatalf("valid request %q: error %q, translated to %q", enc, msg, out)
-		}
-		// Sent in one piece, it is not even copied.
-		g = newScanGuard(s)
-		used, msg := g.scan(enc, true)
-		if used != len(enc) || msg != "" || !g.ident || g.identEnd != len(enc) {
-			t.Fatalf("valid request %q not passed through in place (used %d, ident %v, %d)", enc, used, g.ident, g.identEnd)
+		enc := cmdlog.AppendCommand(nil, args)
+		enc = cmdlog.AppendCommand(enc, args[:1])
+		wantArgs := fmt.Sprintf("%q", [][][]byte{args, args[:1]})
+		for _, chunks := range [][][]byte{splitChunks(enc, split), {enc}} {
+			got, msg := feedReader(chunks, true, maxBulk)
+			if msg != "" || fmt.Sprintf("%q", got) != wantArgs {
+				t.Fatalf("valid request %q: error %q, parsed as %q", enc, msg, got)
+			}
 		}
 	})
 }
@@ -296,7 +285,7 @@ func startFuzzServer(t testing.TB) *testServer {
 }
 
 func FuzzRequestStream(f *testing.F) {
-	for i, s := range guardSeeds {
+	for i, s := range readerSeeds {
 		f.Add([]byte(s), uint64(i))
 	}
 	f.Add([]byte("MULTI\r\nSET a 1\r\nINCR a\r\nEXEC\r\nWATCH a\r\nMULTI\r\nGET a\r\nEXEC\r\n"), uint64(3))
@@ -438,7 +427,7 @@ func FuzzCommands(f *testing.F) {
 	})
 }
 
-// TestRefParseMatchesRedis pins the reference model (and so the guard) to
+// TestRefParseMatchesRedis pins the reference model (and so the reader) to
 // replies recorded from redis-server 7.0.15.
 func TestRefParseMatchesRedis(t *testing.T) {
 	max := int64(512 << 20)
@@ -475,19 +464,25 @@ func TestRefParseMatchesRedis(t *testing.T) {
 	}
 }
 
-// BenchmarkGuardScanPipeline measures the guard on what redis-benchmark -P
-// 16 sends: canonical RESP, translated in place.
-func BenchmarkGuardScanPipeline(b *testing.B) {
+// BenchmarkReaderPipeline measures the parser on what redis-benchmark
+// -P 16 sends: canonical RESP.
+func BenchmarkReaderPipeline(b *testing.B) {
 	var chunk []byte
 	for i := 0; i < 16; i++ {
-		chunk = appendRESPArray(chunk, [][]byte{[]byte("SET"), []byte(fmt.Sprintf("key:%012d", i)), []byte("xxx")})
+		chunk = cmdlog.AppendCommand(chunk, [][]byte{[]byte("SET"), []byte(fmt.Sprintf("key:%012d", i)), []byte("xxx")})
 	}
-	g := newScanGuard(scanTestServer())
+	var rd reqReader
+	src := &repeatReader{data: chunk}
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if used, msg := g.scan(chunk, true); used != len(chunk) || msg != "" || !g.ident {
-			b.Fatal("not passed through")
+		if _, err := rd.fill(src); err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < 16; n++ {
+			if args, msg := rd.next(true, 512<<20); len(args) != 3 || msg != "" {
+				b.Fatalf("request %d: %q %q", n, args, msg)
+			}
 		}
 	}
 }

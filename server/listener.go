@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -54,7 +55,11 @@ func bindAll(addrs []string, port int) ([]net.Listener, error) {
 			a = "::"
 		}
 		addr := net.JoinHostPort(a, strconv.Itoa(port))
-		ln, err := net.Listen("tcp", addr)
+		// IPv6 sockets are IPv6-only, as Redis makes them, so "* ::*"
+		// binds both families on one port; keepalive is set per
+		// connection from tcp-keepalive (see tuneConn).
+		lc := net.ListenConfig{Control: v6Only, KeepAlive: -1}
+		ln, err := lc.Listen(context.Background(), ipNetwork(a), addr)
 		if err != nil {
 			if optional && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EPROTONOSUPPORT)) {
 				continue
@@ -74,6 +79,21 @@ func bindAll(addrs []string, port int) ([]net.Listener, error) {
 		return nil, fmt.Errorf("listen: none of the bind addresses %q is available", strings.Join(addrs, " "))
 	}
 	return lns, nil
+}
+
+// ipNetwork is the network to listen on for a bind address: an IP
+// literal's own family, so "::" on a host without IPv6 fails (and an
+// optional "-::*" is skipped) instead of Go falling back to IPv4's
+// wildcard, which would collide with "*".
+func ipNetwork(host string) string {
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	}
+	return "tcp6"
 }
 
 func (m *multiListener) acceptLoop(ln net.Listener) {
@@ -151,14 +171,7 @@ func (m *multiListener) rebind(addrs []string, port int) error {
 }
 
 // multi returns the server's listener, or nil before Listen.
-func (s *Server) multi() *multiListener {
-	if g, ok := s.ln.(*guardListener); ok {
-		if m, ok := g.Listener.(*multiListener); ok {
-			return m
-		}
-	}
-	return nil
-}
+func (s *Server) multi() *multiListener { return s.ln }
 
 // listening reports whether the server has bound its sockets.
 func (s *Server) listening() bool { return s.multi() != nil }

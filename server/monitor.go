@@ -51,7 +51,7 @@ func (m *monitorSet) feed(c *Client, args [][]byte) {
 	line = append(line, " ["...)
 	line = strconv.AppendInt(line, int64(c.DBIndex), 10)
 	line = append(line, ' ')
-	line = append(line, c.conn.RemoteAddr()...)
+	line = append(line, c.addr...)
 	line = append(line, ']')
 	for _, a := range args {
 		line = append(line, ' ')

@@ -1,11 +1,13 @@
 // Package server is thredis's network front: it accepts RESP connections
-// (tidwall/redcon), owns clients, the command table, dispatch,
-// MULTI/EXEC/WATCH and the server-level commands, and publishes every
-// executed write to the command log.
+// (its own request reader and connection loop: reader.go, conn.go), owns
+// clients, the command table, dispatch, MULTI/EXEC/WATCH and the
+// server-level commands, and publishes every executed write to the
+// command log.
 package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,7 +16,6 @@ import (
 
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
-	"github.com/tidwall/redcon"
 )
 
 // Version is the Redis version thredis reports (redis_version in INFO,
@@ -40,12 +41,14 @@ type Server struct {
 
 	cmdlog *cmdlog.Log
 
-	rc       *redcon.Server
-	ln       net.Listener
+	ln       *multiListener
 	addr     net.Addr
 	clientMu sync.Mutex
-	clients  map[int64]*Client
-	nextID   atomic.Int64
+	clients  map[int64]*Client // guarded by clientMu
+	// shuttingDown is set by Shutdown (under clientMu), so a connection
+	// accepted concurrently is not admitted after the clients were closed.
+	shuttingDown bool
+	nextID       atomic.Int64
 
 	stats      serverStats
 	errStatsMu sync.Mutex
@@ -60,7 +63,6 @@ type Server struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	stopCron  chan struct{}
-	serveErr  error
 }
 
 type serverStats struct {
@@ -153,7 +155,7 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return err
 	}
-	s.ln = &guardListener{Listener: ln, s: s}
+	s.ln = ln
 	s.addr = ln.Addr()
 	return nil
 }
@@ -161,23 +163,27 @@ func (s *Server) Listen() error {
 // Addr returns the listening address (after Listen).
 func (s *Server) Addr() net.Addr { return s.addr }
 
-// Serve accepts connections until Shutdown. It calls Listen if needed.
+// Serve accepts connections until Shutdown, serving each on its own
+// goroutine. It calls Listen if needed.
 func (s *Server) Serve() error {
 	if s.ln == nil {
 		if err := s.Listen(); err != nil {
 			return err
 		}
 	}
-	if s.rc == nil {
-		s.rc = redcon.NewServer("", s.serveRESP, s.accept, s.closed)
-	}
 	go s.cron()
 	s.log.Info("ready to accept connections", "addr", s.addr.String(), "version", Version)
-	err := s.rc.Serve(s.ln)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		s.serveErr = err
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		// The id is taken here so ids follow the order of accepts.
+		go s.serveConn(nc, s.nextID.Add(1))
 	}
-	return s.serveErr
 }
 
 // Start listens and serves in the background; for tests and embedding.
@@ -185,9 +191,6 @@ func (s *Server) Start() error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
-	// Created here, not in Serve's goroutine, so a Shutdown right after
-	// Start sees it.
-	s.rc = redcon.NewServer("", s.serveRESP, s.accept, s.closed)
 	go s.Serve()
 	return nil
 }
@@ -198,15 +201,13 @@ func (s *Server) Shutdown() {
 	s.closeOnce.Do(func() {
 		s.log.Info("shutting down")
 		close(s.stopCron)
-		if s.rc != nil {
-			s.rc.Close()
-		}
 		if s.ln != nil {
-			s.ln.Close() // also when redcon has not started serving yet
+			s.ln.Close()
 		}
 		s.clientMu.Lock()
+		s.shuttingDown = true
 		for _, c := range s.clients {
-			c.netConn().Close()
+			c.conn.Close()
 		}
 		s.clientMu.Unlock()
 		close(s.done)

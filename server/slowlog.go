@@ -48,7 +48,7 @@ func (s *Server) slowlogRecord(c *Client, args [][]byte, dur time.Duration) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 	}
-	e := slowlogEntry{id: s.slowlog.nextID, at: time.Now().Unix(), duration: dur.Microseconds(), addr: c.conn.RemoteAddr(), name: c.Name()}
+	e := slowlogEntry{id: s.slowlog.nextID, at: time.Now().Unix(), duration: dur.Microseconds(), addr: c.addr, name: c.Name()}
 	s.slowlog.nextID++
 	argc := min(len(args), slowlogMaxArgc)
 	e.args = make([]string, 0, argc)

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// asyncOut carries replies and pushes to a detached client's socket from
+// any goroutine without ever blocking the caller: bytes are queued and a
+// writer goroutine drains them. A queue over its limit closes the client,
+// which is how a stuck MONITOR or replica is dropped instead of eating
+// memory.
+type asyncOut struct {
+	mu     sync.Mutex
+	buf    []byte
+	limit  int
+	conn   net.Conn
+	sent   *atomic.Int64 // the server's net output bytes counter
+	wake   chan struct{}
+	done   chan struct{} // closed when the writer goroutine ends
+	closed bool
+}
+
+func newAsyncOut(conn net.Conn, limit int, sent *atomic.Int64) *asyncOut {
+	o := &asyncOut{conn: conn, limit: limit, sent: sent, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go o.run()
+	return o
+}
+
+// push queues b (copied) for the client.
+func (o *asyncOut) push(b []byte) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	if o.limit > 0 && len(o.buf)+len(b) > o.limit {
+		o.closed = true
+		o.mu.Unlock()
+		o.conn.Close()
+		return
+	}
+	o.buf = append(o.buf, b...)
+	o.mu.Unlock()
+	o.signal()
+}
+
+// close stops the writer once what is queued has been written.
+func (o *asyncOut) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *asyncOut) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits up to d for the writer to finish.
+func (o *asyncOut) wait(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-o.done:
+	case <-t.C:
+	}
+}
+
+func (o *asyncOut) run() {
+	defer close(o.done)
+	var spare []byte
+	for range o.wake {
+		o.mu.Lock()
+		data := o.buf
+		o.buf = spare[:0]
+		closed := o.closed
+		o.mu.Unlock()
+		if len(data) > 0 {
+			n, err := o.conn.Write(data)
+			o.sent.Add(int64(n))
+			if err != nil {
+				o.conn.Close()
+				return
+			}
+		}
+		spare = data
+		if closed {
+			return
+		}
+	}
+}
+
+// detach routes the client's replies through an asyncOut, so other
+// goroutines can push to it too without ever waiting for it (MONITOR,
+// replication streams). The connection's own goroutine keeps reading and
+// executing its requests; from now on it queues their replies instead of
+// writing them. Called with the execution lock held.
+func (c *Client) detach() {
+	if c.out != nil {
+		return
+	}
+	c.out = newAsyncOut(c.conn, 0, &c.s.stats.netOutputBytes)
+}
+
+// push sends out-of-band data to a detached client.
+func (c *Client) push(b []byte) {
+	if c.out != nil {
+		c.out.push(b)
+	}
+}
+
+// Kill closes the client's connection from any goroutine; the client's
+// own goroutine then sees the read or write fail and cleans up. Callers
+// hold the execution lock (c.out is set under it).
+func (c *Client) Kill() {
+	if c.out != nil {
+		c.out.close()
+	}
+	c.conn.Close()
+}
