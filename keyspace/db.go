@@ -167,7 +167,11 @@ func (db *DB) Touch(key []byte) bool { return db.lookup(key, false) != nil }
 // modified or retained past the current command. found is false for a
 // missing key; err is ErrWrongType for a non-string.
 func (db *DB) GetString(key []byte) (val []byte, found bool, err error) {
-	ob := db.lookup(key, true)
+	return stringOf(db.lookup(key, true))
+}
+
+// stringOf returns the string held by ob (nil: missing key).
+func stringOf(ob *object) (val []byte, found bool, err error) {
 	if ob == nil {
 		return nil, false, nil
 	}
@@ -183,14 +187,19 @@ func (db *DB) GetString(key []byte) (val []byte, found bool, err error) {
 // SetString stores a copy of val at key, replacing any value of any type.
 // The TTL is cleared unless keepTTL.
 func (db *DB) SetString(key, val []byte, keepTTL bool) {
-	k := unsafeString(key)
-	ob := db.dict.Ref(k)
+	db.setString(key, string(val), keepTTL)
+}
+
+// setString stores s at key. The lookup expires a stale key first, so
+// KEEPTTL never resurrects a TTL that has already passed.
+func (db *DB) setString(key []byte, s string, keepTTL bool) {
+	ob := db.lookup(key, false)
 	if ob == nil {
 		ob, _ = db.dict.Upsert(string(key))
 	}
-	*ob = object{s: string(val), lru: db.ks.LRUClock()}
+	*ob = object{s: s, lru: db.ks.LRUClock()}
 	if !keepTTL && db.expires.Len() > 0 {
-		db.expires.Delete(k)
+		db.expires.Delete(unsafeString(key))
 	}
 	db.Modified(key)
 }

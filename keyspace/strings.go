@@ -6,17 +6,7 @@ package keyspace
 // the hit ratio in INFO alone, as they do in Redis. The returned slice must
 // not be modified or retained past the current command.
 func (db *DB) StringForWrite(key []byte) (val []byte, found bool, err error) {
-	ob := db.lookup(key, false)
-	if ob == nil {
-		return nil, false, nil
-	}
-	switch o := ob.o.(type) {
-	case nil:
-		return unsafeBytes(ob.s), true, nil
-	case *strBuf:
-		return o.b, true, nil
-	}
-	return nil, true, ErrWrongType
+	return stringOf(db.lookup(key, false))
 }
 
 // SetStringOwned stores val at key like SetString, but takes ownership of
@@ -24,14 +14,5 @@ func (db *DB) StringForWrite(key []byte) (val []byte, found bool, err error) {
 // a second allocation for results built fresh by a command (BITOP's output
 // can be hundreds of megabytes).
 func (db *DB) SetStringOwned(key, val []byte, keepTTL bool) {
-	k := unsafeString(key)
-	ob := db.dict.Ref(k)
-	if ob == nil {
-		ob, _ = db.dict.Upsert(string(key))
-	}
-	*ob = object{s: unsafeString(val), lru: db.ks.LRUClock()}
-	if !keepTTL && db.expires.Len() > 0 {
-		db.expires.Delete(k)
-	}
-	db.Modified(key)
+	db.setString(key, unsafeString(val), keepTTL)
 }

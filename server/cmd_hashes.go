@@ -447,43 +447,6 @@ func (c *Client) randFields(key []byte, count int64, withValues bool) {
 	}
 }
 
-// parseScanCursor parses a SCAN-family cursor the way Redis does (C's
-// strtoul, base 10, whole string): an optional sign (a minus negates
-// modulo 2^64), no leading space, no overflow. The empty string is cursor
-// 0, and a NUL byte ends the number, because strtoul sees a C string.
-func parseScanCursor(b []byte) (uint64, bool) {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	if len(b) == 0 {
-		return 0, true
-	}
-	neg := false
-	digits := b
-	if b[0] == '+' || b[0] == '-' {
-		neg = b[0] == '-'
-		digits = b[1:]
-	}
-	if len(digits) == 0 {
-		return 0, false
-	}
-	var v uint64
-	for _, ch := range digits {
-		if ch < '0' || ch > '9' {
-			return 0, false
-		}
-		d := uint64(ch - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
-
 func cmdHscan(c *Client, args [][]byte) {
 	cursor, ok := parseScanCursor(args[2])
 	if !ok {
@@ -501,35 +464,9 @@ func cmdHscan(c *Client, args [][]byte) {
 		c.W.Array(0)
 		return
 	}
-	count := int64(10)
-	var pattern []byte
-	for i := 3; i < len(args); i += 2 {
-		opt := args[i]
-		if i+1 >= len(args) {
-			c.replyError(errSyntax)
-			return
-		}
-		switch {
-		case bytes.EqualFold(opt, []byte("count")):
-			n, ok := parseInt(args[i+1])
-			if !ok {
-				c.replyError(errNotInteger)
-				return
-			}
-			if n < 1 {
-				c.replyError(errSyntax)
-				return
-			}
-			count = n
-		case bytes.EqualFold(opt, []byte("match")):
-			pattern = args[i+1]
-			if len(pattern) == 1 && pattern[0] == '*' {
-				pattern = nil // matches everything, so skip the matching
-			}
-		default:
-			c.replyError(errSyntax)
-			return
-		}
+	count, pattern, _, ok := c.scanOptions(args, 3, false)
+	if !ok {
+		return
 	}
 	// found holds field, value, field, value, ...
 	var found []string

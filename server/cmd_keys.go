@@ -136,36 +136,9 @@ func cmdScan(c *Client, args [][]byte) {
 		c.replyError(errInvalidCursor)
 		return
 	}
-	count := int64(10)
-	var pattern, typ []byte
-	for i := 2; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			c.replyError(errSyntax)
-			return
-		}
-		switch opt := args[i]; {
-		case eqFold(opt, "count"):
-			n, ok := parseInt(args[i+1])
-			if !ok {
-				c.replyError(errNotInteger)
-				return
-			}
-			if n < 1 {
-				c.replyError(errSyntax)
-				return
-			}
-			count = n
-		case eqFold(opt, "match"):
-			pattern = args[i+1]
-			if len(pattern) == 1 && pattern[0] == '*' {
-				pattern = nil // matches everything: skip the matching
-			}
-		case eqFold(opt, "type"):
-			typ = args[i+1]
-		default:
-			c.replyError(errSyntax)
-			return
-		}
+	count, pattern, typ, ok := c.scanOptions(args, 2, true)
+	if !ok {
+		return
 	}
 	type found struct {
 		key  []byte
