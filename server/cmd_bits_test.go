@@ -59,7 +59,7 @@ func TestBitsSetbitGetbit(t *testing.T) {
 
 func TestBitsSetbitPropagation(t *testing.T) {
 	ts := startServer(t)
-	rec := strRecord(t, ts)
+	rec := recordLog(t, ts)
 	r := ts.raw(t)
 	r.do("SETBIT", "b", "3", "0")  // creates the key: a change
 	r.do("SETBIT", "b", "3", "0")  // same bit: nothing

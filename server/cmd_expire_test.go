@@ -112,9 +112,9 @@ func TestExpireConditions(t *testing.T) {
 	step("NX on a missing key", rdb.ExpireNX(ctx, "nope", time.Second).Val(), false)
 	// Options are case-insensitive and work for every form.
 	r := ts.raw(t)
-	ktExpect(t, r, ":1\r\n", "PEXPIRE", "k", "100000", "lt")
-	ktExpect(t, r, ":0\r\n", "PEXPIREAT", "k", "1", "Gt")
-	ktExpect(t, r, ":1\r\n", "EXPIREAT", "k", strconv.FormatInt(time.Now().Unix()+1000, 10), "xX")
+	expectRaw(t, r, ":1\r\n", "PEXPIRE", "k", "100000", "lt")
+	expectRaw(t, r, ":0\r\n", "PEXPIREAT", "k", "1", "Gt")
+	expectRaw(t, r, ":1\r\n", "EXPIREAT", "k", strconv.FormatInt(time.Now().Unix()+1000, 10), "xX")
 }
 
 func TestExpireErrors(t *testing.T) {
@@ -123,40 +123,40 @@ func TestExpireErrors(t *testing.T) {
 	r.do("SET", "k", "v")
 	const nxErr = "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"
 	const gtltErr = "-ERR GT and LT options at the same time are not compatible\r\n"
-	ktExpect(t, r, nxErr, "EXPIRE", "k", "100", "NX", "XX")
-	ktExpect(t, r, nxErr, "EXPIRE", "k", "100", "nx", "gt")
-	ktExpect(t, r, nxErr, "PEXPIRE", "k", "100", "LT", "NX")
-	ktExpect(t, r, gtltErr, "EXPIREAT", "k", "100", "GT", "LT")
-	ktExpect(t, r, gtltErr, "PEXPIREAT", "k", "100", "lt", "gt")
+	expectRaw(t, r, nxErr, "EXPIRE", "k", "100", "NX", "XX")
+	expectRaw(t, r, nxErr, "EXPIRE", "k", "100", "nx", "gt")
+	expectRaw(t, r, nxErr, "PEXPIRE", "k", "100", "LT", "NX")
+	expectRaw(t, r, gtltErr, "EXPIREAT", "k", "100", "GT", "LT")
+	expectRaw(t, r, gtltErr, "PEXPIREAT", "k", "100", "lt", "gt")
 	// Every option is read before the checks, and before the time.
-	ktExpect(t, r, "-ERR Unsupported option foo\r\n", "EXPIRE", "k", "100", "NX", "foo")
-	ktExpect(t, r, "-ERR Unsupported option FOO\r\n", "EXPIRE", "k", "abc", "FOO")
-	ktExpect(t, r, nxErr, "EXPIRE", "k", "abc", "NX", "XX")
-	ktExpect(t, r, "-ERR value is not an integer or out of range\r\n", "EXPIRE", "k", "abc")
-	ktExpect(t, r, "-ERR value is not an integer or out of range\r\n", "PEXPIRE", "k", "1.5")
-	ktExpect(t, r, "-ERR value is not an integer or out of range\r\n", "EXPIRE", "k", "")
+	expectRaw(t, r, "-ERR Unsupported option foo\r\n", "EXPIRE", "k", "100", "NX", "foo")
+	expectRaw(t, r, "-ERR Unsupported option FOO\r\n", "EXPIRE", "k", "abc", "FOO")
+	expectRaw(t, r, nxErr, "EXPIRE", "k", "abc", "NX", "XX")
+	expectRaw(t, r, "-ERR value is not an integer or out of range\r\n", "EXPIRE", "k", "abc")
+	expectRaw(t, r, "-ERR value is not an integer or out of range\r\n", "PEXPIRE", "k", "1.5")
+	expectRaw(t, r, "-ERR value is not an integer or out of range\r\n", "EXPIRE", "k", "")
 	// Overflow, by unit conversion or by adding the current time.
-	ktExpect(t, r, "-ERR invalid expire time in 'expire' command\r\n", "EXPIRE", "k", "9223372036854775807")
-	ktExpect(t, r, "-ERR invalid expire time in 'expire' command\r\n", "EXPIRE", "k", "9223372036854770")
-	ktExpect(t, r, "-ERR invalid expire time in 'expire' command\r\n", "EXPIRE", "k", "-9223372036854775808")
-	ktExpect(t, r, "-ERR invalid expire time in 'pexpire' command\r\n", "PEXPIRE", "k", "9223372036854775807")
-	ktExpect(t, r, "-ERR invalid expire time in 'expireat' command\r\n", "EXPIREAT", "k", "9223372036854775807")
-	ktExpect(t, r, "-ERR invalid expire time in 'expireat' command\r\n", "EXPIREAT", "k", "-9223372036854776")
-	ktExpect(t, r, ":1\r\n", "PEXPIREAT", "k", "9223372036854775807")
-	ktExpect(t, r, ":9223372036854775807\r\n", "PEXPIRETIME", "k")
-	ktExpect(t, r, ":9223372036854776\r\n", "EXPIRETIME", "k") // rounded, not overflowed
-	ktExpect(t, r, ":1\r\n", "EXPIREAT", "k", "9223372036854775")
-	ktExpect(t, r, ":9223372036854775000\r\n", "PEXPIRETIME", "k")
+	expectRaw(t, r, "-ERR invalid expire time in 'expire' command\r\n", "EXPIRE", "k", "9223372036854775807")
+	expectRaw(t, r, "-ERR invalid expire time in 'expire' command\r\n", "EXPIRE", "k", "9223372036854770")
+	expectRaw(t, r, "-ERR invalid expire time in 'expire' command\r\n", "EXPIRE", "k", "-9223372036854775808")
+	expectRaw(t, r, "-ERR invalid expire time in 'pexpire' command\r\n", "PEXPIRE", "k", "9223372036854775807")
+	expectRaw(t, r, "-ERR invalid expire time in 'expireat' command\r\n", "EXPIREAT", "k", "9223372036854775807")
+	expectRaw(t, r, "-ERR invalid expire time in 'expireat' command\r\n", "EXPIREAT", "k", "-9223372036854776")
+	expectRaw(t, r, ":1\r\n", "PEXPIREAT", "k", "9223372036854775807")
+	expectRaw(t, r, ":9223372036854775807\r\n", "PEXPIRETIME", "k")
+	expectRaw(t, r, ":9223372036854776\r\n", "EXPIRETIME", "k") // rounded, not overflowed
+	expectRaw(t, r, ":1\r\n", "EXPIREAT", "k", "9223372036854775")
+	expectRaw(t, r, ":9223372036854775000\r\n", "PEXPIRETIME", "k")
 	for _, cmd := range []string{"expire", "pexpire", "expireat", "pexpireat"} {
-		ktExpect(t, r, "-ERR wrong number of arguments for '"+cmd+"' command\r\n", cmd, "k")
+		expectRaw(t, r, "-ERR wrong number of arguments for '"+cmd+"' command\r\n", cmd, "k")
 	}
 	for _, cmd := range []string{"ttl", "pttl", "expiretime", "pexpiretime", "persist"} {
-		ktExpect(t, r, "-ERR wrong number of arguments for '"+cmd+"' command\r\n", cmd, "k", "x")
+		expectRaw(t, r, "-ERR wrong number of arguments for '"+cmd+"' command\r\n", cmd, "k", "x")
 	}
-	ktExpect(t, r, ":-2\r\n", "TTL", "nope")
-	ktExpect(t, r, ":-2\r\n", "PTTL", "nope")
-	ktExpect(t, r, ":-2\r\n", "PEXPIRETIME", "nope")
-	ktExpect(t, r, ":0\r\n", "PERSIST", "nope")
+	expectRaw(t, r, ":-2\r\n", "TTL", "nope")
+	expectRaw(t, r, ":-2\r\n", "PTTL", "nope")
+	expectRaw(t, r, ":-2\r\n", "PEXPIRETIME", "nope")
+	expectRaw(t, r, ":0\r\n", "PERSIST", "nope")
 }
 
 func TestExpirePropagation(t *testing.T) {
@@ -216,7 +216,7 @@ func TestExpireLazyFreeUnlink(t *testing.T) {
 	ts := startServer(t)
 	logged := ktLog(t, ts)
 	r := ts.raw(t)
-	ktExpect(t, r, "+OK\r\n", "CONFIG", "SET", "lazyfree-lazy-expire", "yes")
+	expectRaw(t, r, "+OK\r\n", "CONFIG", "SET", "lazyfree-lazy-expire", "yes")
 	r.do("SET", "k", "v")
 	r.do("EXPIRE", "k", "0")
 	ktEqual(t, "command log", logged(), []string{"0:SET k v", "0:UNLINK k"})
@@ -228,7 +228,7 @@ func TestExpireLazyOnAccess(t *testing.T) {
 	r := ts.raw(t)
 	r.do("SET", "k", "v", "PX", "20")
 	time.Sleep(40 * time.Millisecond)
-	ktExpect(t, r, "$-1\r\n", "GET", "k")
+	expectRaw(t, r, "$-1\r\n", "GET", "k")
 	got := logged()
 	if len(got) != 2 || !strings.HasPrefix(got[0], "0:SET k v PXAT ") || got[1] != "0:DEL k" {
 		t.Fatalf("command log %q", got)
@@ -352,9 +352,9 @@ func TestExpireWatchedKeyExpires(t *testing.T) {
 	ts := startServer(t)
 	r := ts.raw(t)
 	r.do("SET", "k", "v", "PX", "30")
-	ktExpect(t, r, "+OK\r\n", "WATCH", "k")
+	expectRaw(t, r, "+OK\r\n", "WATCH", "k")
 	time.Sleep(300 * time.Millisecond) // long enough for the cron to reclaim it too
 	r.do("MULTI")
 	r.do("PING")
-	ktExpect(t, r, "*-1\r\n", "EXEC")
+	expectRaw(t, r, "*-1\r\n", "EXEC")
 }

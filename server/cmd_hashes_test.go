@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
 )
 
@@ -40,22 +39,8 @@ func hashRun(t *testing.T, r *rawConn, xs ...hashExchange) {
 // function reporting what was appended since, one command per line.
 func hashLogRecorder(t *testing.T, ts *testServer) func() []string {
 	t.Helper()
-	rec := &cmdlog.Recorder{}
-	ts.Log().Subscribe(rec)
-	t.Cleanup(func() { ts.Log().Unsubscribe(rec) })
-	return func() []string {
-		var out []string
-		for _, e := range rec.Entries() {
-			for _, op := range e.Ops {
-				parts := make([]string, len(op.Argv))
-				for i, a := range op.Argv {
-					parts[i] = string(a)
-				}
-				out = append(out, strings.Join(parts, " "))
-			}
-		}
-		return out
-	}
+	rec := recordLog(t, ts)
+	return func() []string { return loggedOps(rec, false) }
 }
 
 // hashKeyExists looks at the keyspace directly (EXISTS belongs to another

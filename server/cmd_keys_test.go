@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
 )
 
@@ -17,30 +16,8 @@ import (
 // listing the ops recorded so far as "db:ARG ARG ...".
 func ktLog(t *testing.T, ts *testServer) func() []string {
 	t.Helper()
-	rec := &cmdlog.Recorder{}
-	ts.Log().Subscribe(rec)
-	t.Cleanup(func() { ts.Log().Unsubscribe(rec) })
-	return func() []string {
-		var out []string
-		for _, e := range rec.Entries() {
-			for _, op := range e.Ops {
-				parts := make([]string, len(op.Argv))
-				for i, a := range op.Argv {
-					parts[i] = string(a)
-				}
-				out = append(out, strconv.Itoa(op.DB)+":"+strings.Join(parts, " "))
-			}
-		}
-		return out
-	}
-}
-
-// ktExpect sends args on r and compares the raw reply byte for byte.
-func ktExpect(t *testing.T, r *rawConn, want string, args ...string) {
-	t.Helper()
-	if got := r.do(args...); got != want {
-		t.Errorf("%q:\n got %q\nwant %q", args, got, want)
-	}
+	rec := recordLog(t, ts)
+	return func() []string { return loggedOps(rec, true) }
 }
 
 // ktEqual fails unless got equals want element by element.
@@ -159,10 +136,10 @@ func TestKeysKeysAndRandomkey(t *testing.T) {
 		r.do("SET", "e"+strconv.Itoa(i), "v")
 		ktSetTTL(t, ts, 3, "e"+strconv.Itoa(i), time.Now().UnixMilli()-1)
 	}
-	ktExpect(t, r, "$-1\r\n", "RANDOMKEY")
-	ktExpect(t, r, ":0\r\n", "DBSIZE")
+	expectRaw(t, r, "$-1\r\n", "RANDOMKEY")
+	expectRaw(t, r, ":0\r\n", "DBSIZE")
 	r.do("HELLO", "3")
-	ktExpect(t, r, "_\r\n", "RANDOMKEY")
+	expectRaw(t, r, "_\r\n", "RANDOMKEY")
 }
 
 func TestKeysScan(t *testing.T) {
@@ -237,30 +214,30 @@ func TestKeysScan(t *testing.T) {
 	}
 
 	r := ts.raw(t)
-	ktExpect(t, r, "-ERR invalid cursor\r\n", "SCAN", "abc")
-	ktExpect(t, r, "-ERR invalid cursor\r\n", "SCAN", "-")
-	ktExpect(t, r, "-ERR invalid cursor\r\n", "SCAN", "18446744073709551616")
-	ktExpect(t, r, "-ERR syntax error\r\n", "SCAN", "0", "COUNT", "0")
-	ktExpect(t, r, "-ERR syntax error\r\n", "SCAN", "0", "COUNT")
-	ktExpect(t, r, "-ERR syntax error\r\n", "SCAN", "0", "MATCH")
-	ktExpect(t, r, "-ERR syntax error\r\n", "SCAN", "0", "FOO", "bar")
-	ktExpect(t, r, "-ERR value is not an integer or out of range\r\n", "SCAN", "0", "COUNT", "x")
-	ktExpect(t, r, "-ERR wrong number of arguments for 'scan' command\r\n", "SCAN")
+	expectRaw(t, r, "-ERR invalid cursor\r\n", "SCAN", "abc")
+	expectRaw(t, r, "-ERR invalid cursor\r\n", "SCAN", "-")
+	expectRaw(t, r, "-ERR invalid cursor\r\n", "SCAN", "18446744073709551616")
+	expectRaw(t, r, "-ERR syntax error\r\n", "SCAN", "0", "COUNT", "0")
+	expectRaw(t, r, "-ERR syntax error\r\n", "SCAN", "0", "COUNT")
+	expectRaw(t, r, "-ERR syntax error\r\n", "SCAN", "0", "MATCH")
+	expectRaw(t, r, "-ERR syntax error\r\n", "SCAN", "0", "FOO", "bar")
+	expectRaw(t, r, "-ERR value is not an integer or out of range\r\n", "SCAN", "0", "COUNT", "x")
+	expectRaw(t, r, "-ERR wrong number of arguments for 'scan' command\r\n", "SCAN")
 	r.do("SELECT", "5")
-	ktExpect(t, r, "*2\r\n$1\r\n0\r\n*0\r\n", "SCAN", "0")
+	expectRaw(t, r, "*2\r\n$1\r\n0\r\n*0\r\n", "SCAN", "0")
 	r.do("SET", "only", "v")
-	ktExpect(t, r, "*2\r\n$1\r\n0\r\n*1\r\n$4\r\nonly\r\n", "SCAN", "0", "COUNT", "1000")
+	expectRaw(t, r, "*2\r\n$1\r\n0\r\n*1\r\n$4\r\nonly\r\n", "SCAN", "0", "COUNT", "1000")
 	// strtoul semantics: "-1" is 2^64-1 and "" is 0; both are valid cursors
 	// (the last bucket of any table, and the start).
 	if got := r.do("SCAN", "-1"); !strings.HasPrefix(got, "*2\r\n$1\r\n0\r\n*") {
 		t.Fatalf("SCAN -1: %q", got)
 	}
-	ktExpect(t, r, "*2\r\n$1\r\n0\r\n*1\r\n$4\r\nonly\r\n", "SCAN", "", "TYPE", "STRING")
-	ktExpect(t, r, "*2\r\n$1\r\n0\r\n*0\r\n", "SCAN", "0", "TYPE", "hash")
+	expectRaw(t, r, "*2\r\n$1\r\n0\r\n*1\r\n$4\r\nonly\r\n", "SCAN", "", "TYPE", "STRING")
+	expectRaw(t, r, "*2\r\n$1\r\n0\r\n*0\r\n", "SCAN", "0", "TYPE", "hash")
 	// Expired keys are never returned, and SCAN reclaims them.
 	ktSetTTL(t, ts, 5, "only", time.Now().UnixMilli()-1)
-	ktExpect(t, r, "*2\r\n$1\r\n0\r\n*0\r\n", "SCAN", "0")
-	ktExpect(t, r, ":0\r\n", "DBSIZE")
+	expectRaw(t, r, "*2\r\n$1\r\n0\r\n*0\r\n", "SCAN", "0")
+	expectRaw(t, r, ":0\r\n", "DBSIZE")
 }
 
 func TestKeysRenameCopyMove(t *testing.T) {
@@ -327,29 +304,29 @@ func TestKeysRenameCopyMove(t *testing.T) {
 	}
 	r := ts.raw(t)
 	r.do("SELECT", "1")
-	ktExpect(t, r, "$1\r\nv\r\n", "GET", "fresh")
+	expectRaw(t, r, "$1\r\nv\r\n", "GET", "fresh")
 	if ttl := r.do("TTL", "fresh"); ttl == ":-1\r\n" || ttl == ":-2\r\n" {
 		t.Fatalf("MOVE lost the TTL: %q", ttl)
 	}
 	r.do("SELECT", "2")
-	ktExpect(t, r, "$1\r\n2\r\n", "HGET", "h", "f")
+	expectRaw(t, r, "$1\r\n2\r\n", "HGET", "h", "f")
 	r.do("SELECT", "0")
 
-	ktExpect(t, r, "-ERR no such key\r\n", "RENAME", "nope", "x")
-	ktExpect(t, r, "-ERR no such key\r\n", "RENAMENX", "nope", "nope")
-	ktExpect(t, r, "+OK\r\n", "RENAME", "h", "h")
-	ktExpect(t, r, ":0\r\n", "RENAMENX", "h", "h")
-	ktExpect(t, r, "-ERR source and destination objects are the same\r\n", "COPY", "h", "h")
-	ktExpect(t, r, "-ERR source and destination objects are the same\r\n", "COPY", "h", "h", "DB", "0")
-	ktExpect(t, r, "-ERR syntax error\r\n", "COPY", "h", "x", "DB")
-	ktExpect(t, r, "-ERR syntax error\r\n", "COPY", "h", "x", "FOO")
-	ktExpect(t, r, "-ERR value is not an integer or out of range\r\n", "COPY", "h", "x", "DB", "x")
-	ktExpect(t, r, "-ERR DB index is out of range\r\n", "COPY", "h", "x", "DB", "16")
-	ktExpect(t, r, "-ERR DB index is out of range\r\n", "COPY", "h", "x", "DB", "-1")
-	ktExpect(t, r, "-ERR source and destination objects are the same\r\n", "MOVE", "h", "0")
-	ktExpect(t, r, "-ERR value is not an integer or out of range\r\n", "MOVE", "h", "x")
-	ktExpect(t, r, "-ERR DB index is out of range\r\n", "MOVE", "h", "16")
-	ktExpect(t, r, "-ERR wrong number of arguments for 'copy' command\r\n", "COPY", "h")
+	expectRaw(t, r, "-ERR no such key\r\n", "RENAME", "nope", "x")
+	expectRaw(t, r, "-ERR no such key\r\n", "RENAMENX", "nope", "nope")
+	expectRaw(t, r, "+OK\r\n", "RENAME", "h", "h")
+	expectRaw(t, r, ":0\r\n", "RENAMENX", "h", "h")
+	expectRaw(t, r, "-ERR source and destination objects are the same\r\n", "COPY", "h", "h")
+	expectRaw(t, r, "-ERR source and destination objects are the same\r\n", "COPY", "h", "h", "DB", "0")
+	expectRaw(t, r, "-ERR syntax error\r\n", "COPY", "h", "x", "DB")
+	expectRaw(t, r, "-ERR syntax error\r\n", "COPY", "h", "x", "FOO")
+	expectRaw(t, r, "-ERR value is not an integer or out of range\r\n", "COPY", "h", "x", "DB", "x")
+	expectRaw(t, r, "-ERR DB index is out of range\r\n", "COPY", "h", "x", "DB", "16")
+	expectRaw(t, r, "-ERR DB index is out of range\r\n", "COPY", "h", "x", "DB", "-1")
+	expectRaw(t, r, "-ERR source and destination objects are the same\r\n", "MOVE", "h", "0")
+	expectRaw(t, r, "-ERR value is not an integer or out of range\r\n", "MOVE", "h", "x")
+	expectRaw(t, r, "-ERR DB index is out of range\r\n", "MOVE", "h", "16")
+	expectRaw(t, r, "-ERR wrong number of arguments for 'copy' command\r\n", "COPY", "h")
 }
 
 func TestKeysSwapdbFlush(t *testing.T) {
@@ -359,29 +336,29 @@ func TestKeysSwapdbFlush(t *testing.T) {
 	b.do("SELECT", "1")
 	b.do("SET", "k", "db1")
 	b.do("SET", "k2", "db1")
-	ktExpect(t, a, "+OK\r\n", "SWAPDB", "0", "1")
+	expectRaw(t, a, "+OK\r\n", "SWAPDB", "0", "1")
 	// Clients keep their db number and see the other db's data.
-	ktExpect(t, a, "$3\r\ndb1\r\n", "GET", "k")
-	ktExpect(t, b, "$3\r\ndb0\r\n", "GET", "k")
-	ktExpect(t, a, ":2\r\n", "DBSIZE")
-	ktExpect(t, a, "+OK\r\n", "SWAPDB", "0", "0")
-	ktExpect(t, a, "-ERR invalid first DB index\r\n", "SWAPDB", "x", "0")
-	ktExpect(t, a, "-ERR invalid second DB index\r\n", "SWAPDB", "0", "x")
-	ktExpect(t, a, "-ERR invalid first DB index\r\n", "SWAPDB", "99999999999", "0")
-	ktExpect(t, a, "-ERR DB index is out of range\r\n", "SWAPDB", "0", "16")
-	ktExpect(t, a, "-ERR DB index is out of range\r\n", "SWAPDB", "-1", "0")
+	expectRaw(t, a, "$3\r\ndb1\r\n", "GET", "k")
+	expectRaw(t, b, "$3\r\ndb0\r\n", "GET", "k")
+	expectRaw(t, a, ":2\r\n", "DBSIZE")
+	expectRaw(t, a, "+OK\r\n", "SWAPDB", "0", "0")
+	expectRaw(t, a, "-ERR invalid first DB index\r\n", "SWAPDB", "x", "0")
+	expectRaw(t, a, "-ERR invalid second DB index\r\n", "SWAPDB", "0", "x")
+	expectRaw(t, a, "-ERR invalid first DB index\r\n", "SWAPDB", "99999999999", "0")
+	expectRaw(t, a, "-ERR DB index is out of range\r\n", "SWAPDB", "0", "16")
+	expectRaw(t, a, "-ERR DB index is out of range\r\n", "SWAPDB", "-1", "0")
 
-	ktExpect(t, a, "-ERR syntax error\r\n", "FLUSHDB", "FOO")
-	ktExpect(t, a, "-ERR syntax error\r\n", "FLUSHDB", "ASYNC", "SYNC")
-	ktExpect(t, a, "-ERR syntax error\r\n", "FLUSHALL", "x")
-	ktExpect(t, a, "+OK\r\n", "FLUSHDB", "async")
-	ktExpect(t, a, ":0\r\n", "DBSIZE")
-	ktExpect(t, b, ":1\r\n", "DBSIZE")
-	ktExpect(t, a, "+OK\r\n", "FLUSHALL", "SYNC")
-	ktExpect(t, b, ":0\r\n", "DBSIZE")
+	expectRaw(t, a, "-ERR syntax error\r\n", "FLUSHDB", "FOO")
+	expectRaw(t, a, "-ERR syntax error\r\n", "FLUSHDB", "ASYNC", "SYNC")
+	expectRaw(t, a, "-ERR syntax error\r\n", "FLUSHALL", "x")
+	expectRaw(t, a, "+OK\r\n", "FLUSHDB", "async")
+	expectRaw(t, a, ":0\r\n", "DBSIZE")
+	expectRaw(t, b, ":1\r\n", "DBSIZE")
+	expectRaw(t, a, "+OK\r\n", "FLUSHALL", "SYNC")
+	expectRaw(t, b, ":0\r\n", "DBSIZE")
 	a.do("SET", "x", "1")
-	ktExpect(t, a, "+OK\r\n", "FLUSHALL")
-	ktExpect(t, a, ":0\r\n", "DBSIZE")
+	expectRaw(t, a, "+OK\r\n", "FLUSHALL")
+	expectRaw(t, a, ":0\r\n", "DBSIZE")
 }
 
 func TestKeysObject(t *testing.T) {
@@ -395,21 +372,21 @@ func TestKeysObject(t *testing.T) {
 	r.do("APPEND", "app", "y")
 	r.do("HSET", "h", "f", "v")
 	for key, enc := range map[string]string{"int": "int", "big": "int", "emb": "embstr", "raw": "raw", "app": "raw", "h": "listpack"} {
-		ktExpect(t, r, "$"+strconv.Itoa(len(enc))+"\r\n"+enc+"\r\n", "OBJECT", "ENCODING", key)
+		expectRaw(t, r, "$"+strconv.Itoa(len(enc))+"\r\n"+enc+"\r\n", "OBJECT", "ENCODING", key)
 	}
-	ktExpect(t, r, "$-1\r\n", "OBJECT", "ENCODING", "nope")
-	ktExpect(t, r, ":2147483647\r\n", "OBJECT", "REFCOUNT", "int")
-	ktExpect(t, r, ":1\r\n", "OBJECT", "REFCOUNT", "big")
-	ktExpect(t, r, ":1\r\n", "OBJECT", "REFCOUNT", "h")
-	ktExpect(t, r, "$-1\r\n", "OBJECT", "REFCOUNT", "nope")
-	ktExpect(t, r, ":0\r\n", "OBJECT", "IDLETIME", "emb")
-	ktExpect(t, r, "$-1\r\n", "OBJECT", "IDLETIME", "nope")
-	ktExpect(t, r, "-"+errLFUNotSet+"\r\n", "OBJECT", "FREQ", "emb")
-	ktExpect(t, r, "$-1\r\n", "OBJECT", "FREQ", "nope")
-	ktExpect(t, r, "-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n", "OBJECT", "foo", "k")
-	ktExpect(t, r, "-ERR wrong number of arguments for 'object|encoding' command\r\n", "OBJECT", "ENCODING")
-	ktExpect(t, r, "-ERR wrong number of arguments for 'object|help' command\r\n", "OBJECT", "HELP", "x")
-	ktExpect(t, r, "-ERR wrong number of arguments for 'object' command\r\n", "OBJECT")
+	expectRaw(t, r, "$-1\r\n", "OBJECT", "ENCODING", "nope")
+	expectRaw(t, r, ":2147483647\r\n", "OBJECT", "REFCOUNT", "int")
+	expectRaw(t, r, ":1\r\n", "OBJECT", "REFCOUNT", "big")
+	expectRaw(t, r, ":1\r\n", "OBJECT", "REFCOUNT", "h")
+	expectRaw(t, r, "$-1\r\n", "OBJECT", "REFCOUNT", "nope")
+	expectRaw(t, r, ":0\r\n", "OBJECT", "IDLETIME", "emb")
+	expectRaw(t, r, "$-1\r\n", "OBJECT", "IDLETIME", "nope")
+	expectRaw(t, r, "-"+errLFUNotSet+"\r\n", "OBJECT", "FREQ", "emb")
+	expectRaw(t, r, "$-1\r\n", "OBJECT", "FREQ", "nope")
+	expectRaw(t, r, "-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n", "OBJECT", "foo", "k")
+	expectRaw(t, r, "-ERR wrong number of arguments for 'object|encoding' command\r\n", "OBJECT", "ENCODING")
+	expectRaw(t, r, "-ERR wrong number of arguments for 'object|help' command\r\n", "OBJECT", "HELP", "x")
+	expectRaw(t, r, "-ERR wrong number of arguments for 'object' command\r\n", "OBJECT")
 	help := r.do("OBJECT", "HELP")
 	if !strings.HasPrefix(help, "*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n") ||
 		!strings.HasSuffix(help, "+HELP\r\n+    Prints this help.\r\n") {
@@ -417,17 +394,17 @@ func TestKeysObject(t *testing.T) {
 	}
 
 	// Under an LFU policy FREQ works and IDLETIME is refused.
-	ktExpect(t, r, "+OK\r\n", "CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+	expectRaw(t, r, "+OK\r\n", "CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
 	r.do("SET", "f", "v")
-	ktExpect(t, r, ":5\r\n", "OBJECT", "FREQ", "f")
+	expectRaw(t, r, ":5\r\n", "OBJECT", "FREQ", "f")
 	r.do("GET", "f") // from the initial counter the first access always counts
-	ktExpect(t, r, ":6\r\n", "OBJECT", "FREQ", "f")
-	ktExpect(t, r, "-"+errLFUSelected+"\r\n", "OBJECT", "IDLETIME", "f")
-	ktExpect(t, r, "+OK\r\n", "CONFIG", "SET", "maxmemory-policy", "noeviction")
-	ktExpect(t, r, "-"+errLFUNotSet+"\r\n", "OBJECT", "FREQ", "f")
+	expectRaw(t, r, ":6\r\n", "OBJECT", "FREQ", "f")
+	expectRaw(t, r, "-"+errLFUSelected+"\r\n", "OBJECT", "IDLETIME", "f")
+	expectRaw(t, r, "+OK\r\n", "CONFIG", "SET", "maxmemory-policy", "noeviction")
+	expectRaw(t, r, "-"+errLFUNotSet+"\r\n", "OBJECT", "FREQ", "f")
 
 	r.do("HELLO", "3")
-	ktExpect(t, r, "_\r\n", "OBJECT", "ENCODING", "nope")
+	expectRaw(t, r, "_\r\n", "OBJECT", "ENCODING", "nope")
 }
 
 func TestKeysIdletimeAndTouch(t *testing.T) {
@@ -448,9 +425,9 @@ func TestKeysIdletimeAndTouch(t *testing.T) {
 	if got := r.do("OBJECT", "IDLETIME", "k"); got == ":0\r\n" || got[0] != ':' {
 		t.Fatalf("idle after non-touching commands %q, want >= 1", got)
 	}
-	ktExpect(t, r, ":2\r\n", "TOUCH", "k", "k2", "nope")
-	ktExpect(t, r, ":0\r\n", "OBJECT", "IDLETIME", "k")
-	ktExpect(t, r, ":0\r\n", "OBJECT", "IDLETIME", "k2")
+	expectRaw(t, r, ":2\r\n", "TOUCH", "k", "k2", "nope")
+	expectRaw(t, r, ":0\r\n", "OBJECT", "IDLETIME", "k")
+	expectRaw(t, r, ":0\r\n", "OBJECT", "IDLETIME", "k2")
 }
 
 func TestKeysPropagation(t *testing.T) {
@@ -497,7 +474,7 @@ func ktWatchAborts(t *testing.T, ts *testServer, setup []string, key string, act
 	if setup != nil {
 		w.do(setup...)
 	}
-	ktExpect(t, w, "+OK\r\n", "WATCH", key)
+	expectRaw(t, w, "+OK\r\n", "WATCH", key)
 	o.do(action...)
 	w.do("MULTI")
 	w.do("PING")
@@ -589,6 +566,6 @@ func TestKeysLFUFromConfigFile(t *testing.T) {
 	})
 	r := ts.raw(t)
 	r.do("SET", "f", "v")
-	ktExpect(t, r, ":5\r\n", "OBJECT", "FREQ", "f")
-	ktExpect(t, r, "-"+errLFUSelected+"\r\n", "OBJECT", "IDLETIME", "f")
+	expectRaw(t, r, ":5\r\n", "OBJECT", "FREQ", "f")
+	expectRaw(t, r, "-"+errLFUSelected+"\r\n", "OBJECT", "IDLETIME", "f")
 }

@@ -57,41 +57,9 @@ func strSetTTL(t *testing.T, ts *testServer, key string, at int64) {
 	}
 }
 
-// strRecord subscribes a recorder to the command log.
-func strRecord(t *testing.T, ts *testServer) *cmdlog.Recorder {
-	t.Helper()
-	rec := &cmdlog.Recorder{}
-	ts.Log().Subscribe(rec)
-	t.Cleanup(func() { ts.Log().Unsubscribe(rec) })
-	return rec
-}
-
-// strLogged flattens the recorded ops to space-joined command lines.
-func strLogged(rec *cmdlog.Recorder) []string {
-	var out []string
-	for _, e := range rec.Entries() {
-		for _, op := range e.Ops {
-			parts := make([]string, len(op.Argv))
-			for i, a := range op.Argv {
-				parts[i] = string(a)
-			}
-			out = append(out, strings.Join(parts, " "))
-		}
-	}
-	return out
-}
-
-// expectRaw sends args on r and compares the raw reply byte for byte.
-func expectRaw(t *testing.T, r *rawConn, want string, args ...string) {
-	t.Helper()
-	if got := r.do(args...); got != want {
-		t.Errorf("%q:\n got %q\nwant %q", args, got, want)
-	}
-}
-
 func expectLog(t *testing.T, rec *cmdlog.Recorder, want ...string) {
 	t.Helper()
-	got := strLogged(rec)
+	got := loggedOps(rec, false)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("command log:\n got %q\nwant %q", got, want)
 	}
@@ -622,7 +590,7 @@ func TestStringLcs(t *testing.T) {
 
 func TestStringPropagation(t *testing.T) {
 	ts := startServer(t)
-	rec := strRecord(t, ts)
+	rec := recordLog(t, ts)
 	r := ts.raw(t)
 	strHash(t, ts, "h")
 
@@ -654,7 +622,7 @@ func TestStringPropagation(t *testing.T) {
 	r.do("MSET", "m", "1")                         // as is
 	r.do("MSETNX", "m", "2")                       // nothing
 	r.do("GET", "m")                               // read: nothing
-	lines := strLogged(rec)
+	lines := loggedOps(rec, false)
 	var pxat []string
 	for _, l := range lines {
 		if f := strings.Fields(l); len(f) == 5 && f[3] == "PXAT" {

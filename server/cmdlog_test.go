@@ -15,23 +15,8 @@ import (
 	"github.com/thredis/thredis/keyspace"
 )
 
-// logRecord subscribes a recorder to ts's command log for the test.
-func logRecord(t *testing.T, ts *testServer) *cmdlog.Recorder {
-	t.Helper()
-	rec := &cmdlog.Recorder{}
-	ts.Log().Subscribe(rec)
-	t.Cleanup(func() { ts.Log().Unsubscribe(rec) })
-	return rec
-}
-
 // logOp renders an op as "db:ARGS..." for assertions.
-func logOp(op cmdlog.Op) string {
-	parts := make([]string, len(op.Argv))
-	for i, a := range op.Argv {
-		parts[i] = string(a)
-	}
-	return fmt.Sprintf("%d:%s", op.DB, strings.Join(parts, " "))
-}
+func logOp(op cmdlog.Op) string { return opLine(op, true) }
 
 // logEntries renders entries one per line, atomic ones in brackets.
 func logEntries(es []cmdlog.Entry) []string {
@@ -124,7 +109,7 @@ func logReplay(t *testing.T, ts *testServer, entries []cmdlog.Entry) {
 // INCRBYFLOAT, EXPIRE, GETDEL) and expiry deletions mixed in.
 func TestCmdlogReplayReproducesConcurrentHistory(t *testing.T) {
 	src := startServer(t)
-	rec := logRecord(t, src)
+	rec := recordLog(t, src)
 
 	const clients, iterations = 16, 150
 	var wg sync.WaitGroup
@@ -219,7 +204,7 @@ func TestCmdlogReplayReproducesConcurrentHistory(t *testing.T) {
 // in order, even while other clients write concurrently.
 func TestCmdlogTransactionIsOneAtomicEntry(t *testing.T) {
 	ts := startServer(t)
-	rec := logRecord(t, ts)
+	rec := recordLog(t, ts)
 	const txClients, noiseClients, rounds = 8, 8, 100
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -302,7 +287,7 @@ func TestCmdlogTransactionIsOneAtomicEntry(t *testing.T) {
 
 func TestCmdlogTransactionShapes(t *testing.T) {
 	ts := startServer(t)
-	rec := logRecord(t, ts)
+	rec := recordLog(t, ts)
 	r := ts.raw(t)
 	seq := ts.Log().Seq()
 	txExpect(t, r,
@@ -359,7 +344,7 @@ func TestCmdlogSkipsReadsAndNoops(t *testing.T) {
 		[2]string{"SET other v", "+OK\r\n"},
 		[2]string{"EXPIRE other 1000", ":1\r\n"},
 	)
-	rec := logRecord(t, ts)
+	rec := recordLog(t, ts)
 	noops := []string{
 		"GET k", "MGET k nokey", "EXISTS k", "STRLEN k", "GETRANGE k 0 -1", "TYPE k", "TTL k", "HGET h f",
 		"HGETALL h", "DBSIZE", "KEYS *", "SCAN 0", "PING", "ECHO x", "SELECT 1", "SELECT 0",
@@ -382,7 +367,7 @@ func TestCmdlogSkipsReadsAndNoops(t *testing.T) {
 // replay-safe form; expiry deletions are logged as DEL.
 func TestCmdlogRewrites(t *testing.T) {
 	ts := startServer(t)
-	rec := logRecord(t, ts)
+	rec := recordLog(t, ts)
 	r := ts.raw(t)
 	now := time.Now().UnixMilli()
 	steps := []struct{ cmd, want string }{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/thredis/thredis/cmdlog"
 )
 
 // testServer is an in-process thredis listening on a random loopback port.
@@ -132,3 +133,45 @@ func atoiT(t testing.TB, s string) int {
 }
 
 var ctx = context.Background()
+
+// recordLog subscribes a recorder to ts's command log for the test.
+func recordLog(t testing.TB, ts *testServer) *cmdlog.Recorder {
+	t.Helper()
+	rec := &cmdlog.Recorder{}
+	ts.Log().Subscribe(rec)
+	t.Cleanup(func() { ts.Log().Unsubscribe(rec) })
+	return rec
+}
+
+// opLine renders a logged op as a space-joined command line, prefixed with
+// "db:" when withDB.
+func opLine(op cmdlog.Op, withDB bool) string {
+	parts := make([]string, len(op.Argv))
+	for i, a := range op.Argv {
+		parts[i] = string(a)
+	}
+	line := strings.Join(parts, " ")
+	if withDB {
+		line = itoa(op.DB) + ":" + line
+	}
+	return line
+}
+
+// loggedOps flattens every recorded op to a command line (see opLine).
+func loggedOps(rec *cmdlog.Recorder, withDB bool) []string {
+	var out []string
+	for _, e := range rec.Entries() {
+		for _, op := range e.Ops {
+			out = append(out, opLine(op, withDB))
+		}
+	}
+	return out
+}
+
+// expectRaw sends args on r and compares the raw reply byte for byte.
+func expectRaw(t *testing.T, r *rawConn, want string, args ...string) {
+	t.Helper()
+	if got := r.do(args...); got != want {
+		t.Errorf("%q:\n got %q\nwant %q", args, got, want)
+	}
+}

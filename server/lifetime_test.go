@@ -38,7 +38,7 @@ func expectReplies(t *testing.T, r *rawConn, want ...string) {
 // arguments are used again.
 func TestArgsLifetime(t *testing.T) {
 	ts := startServer(t)
-	rec := logRecord(t, ts)
+	rec := recordLog(t, ts)
 	r := ts.raw(t)
 	big := strings.Repeat("z", 40<<10) // more than the initial read buffer
 
