@@ -99,23 +99,34 @@ func bitRange(start, end int64, isBit bool, n int64) (first, last int64, ok bool
 	if isBit {
 		total <<= 3
 	}
-	if start < 0 {
-		start += total
-	}
-	if end < 0 {
-		end += total
-	}
-	start, end = max(start, 0), max(end, 0)
-	if end >= total {
-		end = total - 1
-	}
-	if start > end {
+	start, end, ok = clampRange(start, end, total)
+	if !ok {
 		return 0, 0, false
 	}
 	if isBit {
 		return start, end, true
 	}
 	return start << 3, end<<3 + 7, true
+}
+
+// clampRange resolves Redis's inclusive start/end indexes (negative ones
+// count from the end) against a length, clamping like getrangeCommand and
+// bitcountCommand do. ok is false for an empty range.
+func clampRange(start, end, length int64) (int64, int64, bool) {
+	if start < 0 {
+		start += length
+	}
+	if end < 0 {
+		end += length
+	}
+	start, end = max(start, 0), max(end, 0)
+	if end >= length {
+		end = length - 1
+	}
+	if start > end {
+		return 0, 0, false
+	}
+	return start, end, true
 }
 
 // unitArg parses the optional BYTE|BIT argument.

@@ -527,17 +527,8 @@ func cmdGetrange(c *Client, args [][]byte) {
 		c.W.Bulk(nil)
 		return
 	}
-	if start < 0 {
-		start += n
-	}
-	if end < 0 {
-		end += n
-	}
-	start, end = max(start, 0), max(end, 0)
-	if end >= n {
-		end = n - 1
-	}
-	if start > end || n == 0 {
+	start, end, ok = clampRange(start, end, n)
+	if !ok {
 		c.W.Bulk(nil)
 		return
 	}
