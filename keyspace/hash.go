@@ -236,15 +236,18 @@ func (h *Hash) Scan(cursor uint64, fn func(field, val string)) uint64 {
 	return 0
 }
 
-// Clone returns a copy of the hash in the same encoding (values are shared:
-// they are immutable).
+// Clone returns a copy of the hash in the same encoding. Values of the
+// hashtable encoding are copied, as Redis's COPY duplicates them: a hash
+// holding a SQL database shares its page values with the SQLite VFS, which
+// reuses a page's memory once a newer version replaces it, so a copy must
+// own its pages. (Compact values are at most 64 bytes and never pages.)
 func (h *Hash) Clone() *Hash {
 	if h.d == nil {
 		return &Hash{pairs: append([]hashPair(nil), h.pairs...)}
 	}
 	c := &Hash{d: NewDict[string]()}
 	h.d.Range(func(k, v string) bool {
-		c.d.insert(k, v)
+		c.d.insert(k, strings.Clone(v))
 		return true
 	})
 	return c

@@ -11,6 +11,7 @@ import (
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
 	"github.com/thredis/thredis/resp"
+	"github.com/thredis/thredis/sqlcmd"
 )
 
 // Client is one connection's state. Its fields are used by the goroutine
@@ -56,6 +57,10 @@ type Client struct {
 	flags           atomic.Uint32 // clientFlag bits, for CLIENT LIST
 
 	out *asyncOut // non-nil once detached (MONITOR, replication streams)
+
+	// sql is the client's SQL session, created by its first SQL command
+	// (atomic: CLIENT KILL interrupts it from another goroutine).
+	sql atomic.Pointer[sqlcmd.Session]
 
 	// queued counts the commands queued in the open MULTI block, for
 	// CLIENT LIST's multi= (the queue itself is not safe to read from
@@ -107,6 +112,7 @@ func (s *Server) newClient(nc net.Conn, id int64) *Client {
 func (c *Client) teardown() {
 	s := c.s
 	c.release()
+	c.closeSQL()
 	s.mu.Lock()
 	c.unwatchAll()
 	s.mu.Unlock()
@@ -273,14 +279,26 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	s := c.s
 	if cmd.Flags&FlagUnlocked == 0 {
 		c.lock()
-	} else if !c.locked {
-		c.clock = s.nowNano()
-		c.lastInteraction.Store(c.clock)
+	} else {
+		// An unlocked command (SQL) manages the execution lock itself;
+		// a lock kept from the earlier commands of a pipeline batch is
+		// given back so a long read holds nobody up. Inside EXEC the lock
+		// stays: the block is atomic.
+		if c.locked && !s.inExec {
+			c.release()
+		}
+		if !c.locked {
+			c.clock = s.nowNano()
+			c.lastInteraction.Store(c.clock)
+		}
 	}
 	prevCmd, prevArgs := c.cmd, c.args
 	c.cmd, c.args = cmd, args
 	c.propOverride = false
-	dirty := s.ks.Dirty
+	var dirty uint64
+	if c.locked {
+		dirty = s.ks.Dirty
+	}
 	start := c.W.Len()
 	// One clock read per command: the end of one command is the start of
 	// the next in a pipeline batch (reading the clock twice per command
@@ -290,7 +308,9 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	if noTouch {
 		s.ks.NoTouch = cmd.Name != "touch" // CLIENT NO-TOUCH exempts TOUCH
 	}
-	c.safeHandle(cmd, args)
+	if !c.guardSQL(cmd, args) {
+		c.safeHandle(cmd, args)
+	}
 	if noTouch {
 		s.ks.NoTouch = false
 	}

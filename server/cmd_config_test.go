@@ -70,9 +70,15 @@ func TestConfigGetSetRoundTrip(t *testing.T) {
 		}
 	}
 	// Every directive of Redis 7.0.15 (CONFIG GET * there lists 192 names
-	// and aliases).
-	if all := rdb.ConfigGet(ctx, "*").Val(); len(all) != 192 {
-		t.Fatalf("CONFIG GET * has %d names, want 192", len(all))
+	// and aliases) plus thredis's five sql-* directives.
+	all := rdb.ConfigGet(ctx, "*").Val()
+	if len(all) != 192+5 {
+		t.Fatalf("CONFIG GET * has %d names, want 197", len(all))
+	}
+	for _, name := range []string{"sql-default-key", "sql-page-size", "sql-busy-timeout", "sql-time-limit", "sql-max-reply-bytes"} {
+		if _, ok := all[name]; !ok {
+			t.Fatalf("CONFIG GET * lacks %s", name)
+		}
 	}
 }
 

@@ -22,10 +22,10 @@ func expireCommands() []*Command {
 	}
 	const w, ro = FlagWrite | FlagFast, FlagReadonly | FlagFast
 	return []*Command{
-		row("expire", -3, w, "Set a key's time to live in seconds", "1.0.0", cmdExpire),
-		row("pexpire", -3, w, "Set a key's time to live in milliseconds", "2.6.0", cmdPexpire),
-		row("expireat", -3, w, "Set the expiration for a key as a UNIX timestamp", "1.2.0", cmdExpireat),
-		row("pexpireat", -3, w, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", cmdPexpireat),
+		row("expire", -3, w|FlagGuardSQL, "Set a key's time to live in seconds", "1.0.0", cmdExpire),
+		row("pexpire", -3, w|FlagGuardSQL, "Set a key's time to live in milliseconds", "2.6.0", cmdPexpire),
+		row("expireat", -3, w|FlagGuardSQL, "Set the expiration for a key as a UNIX timestamp", "1.2.0", cmdExpireat),
+		row("pexpireat", -3, w|FlagGuardSQL, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", cmdPexpireat),
 		row("ttl", 2, ro, "Get the time to live for a key in seconds", "1.0.0", cmdTTL),
 		row("pttl", 2, ro, "Get the time to live for a key in milliseconds", "2.6.0", cmdPTTL),
 		row("expiretime", 2, ro, "Get the expiration Unix timestamp for a key", "7.0.0", cmdExpiretime),

@@ -30,7 +30,7 @@ const maxUnboundedReply = 1 << 30
 // hashCommands returns the hash command family's rows of the command table.
 func hashCommands() []*Command {
 	const (
-		w    = FlagWrite | FlagDenyOOM | FlagFast
+		w    = FlagWrite | FlagDenyOOM | FlagFast | FlagGuardSQL
 		ro   = FlagReadonly | FlagFast
 		slow = FlagReadonly
 	)
@@ -44,7 +44,7 @@ func hashCommands() []*Command {
 		row("hsetnx", 4, w, "2.0.0", "Set the value of a hash field, only if the field does not exist", cmdHsetnx),
 		row("hget", 3, ro, "2.0.0", "Get the value of a hash field", cmdHget),
 		row("hmget", -3, ro, "2.0.0", "Get the values of all the given hash fields", cmdHmget),
-		row("hdel", -3, FlagWrite|FlagFast, "2.0.0", "Delete one or more hash fields", cmdHdel),
+		row("hdel", -3, FlagWrite|FlagFast|FlagGuardSQL, "2.0.0", "Delete one or more hash fields", cmdHdel),
 		row("hexists", 3, ro, "2.0.0", "Determine if a hash field exists", cmdHexists),
 		row("hlen", 2, ro, "2.0.0", "Get the number of fields in a hash", cmdHlen),
 		row("hstrlen", 3, ro, "3.2.0", "Get the length of the value of a hash field", cmdHstrlen),

@@ -50,10 +50,10 @@ func TestInfoSections(t *testing.T) {
 		return out
 	}
 	def := strings.Join(headers(rdb.Info(ctx).Val()), ",")
-	if def != "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Errorstats,Cluster,Keyspace" {
+	if def != "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Errorstats,Cluster,Keyspace,SQL" {
 		t.Fatalf("default sections: %s", def)
 	}
-	if all := strings.Join(headers(rdb.Info(ctx, "all").Val()), ","); all != "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Commandstats,Errorstats,Cluster,Keyspace" {
+	if all := strings.Join(headers(rdb.Info(ctx, "all").Val()), ","); all != "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Commandstats,Errorstats,Cluster,Keyspace,SQL" {
 		t.Fatalf("all sections: %s", all)
 	}
 	// Requested sections come out in Redis's fixed order; unknown ones

@@ -27,6 +27,11 @@ const (
 	FlagAllowBusy                    // allowed during a long-running script/SQL (Redis's allow-busy)
 	FlagSkipMonitor                  // not shown to MONITOR (AUTH, HELLO with AUTH)
 	FlagSkipSlowlog                  // not recorded in SLOWLOG
+	// FlagGuardSQL (thredis's own, not shown by COMMAND) marks commands
+	// that would corrupt a SQL database if applied to the hash holding
+	// it (HSET, HDEL, EXPIRE, ...): they are refused on such keys, except
+	// from the master link, which replays committed page batches.
+	FlagGuardSQL
 )
 
 var flagNames = []struct {

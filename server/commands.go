@@ -16,6 +16,7 @@ func allCommands() [][]*Command {
 		serverCommands(),
 		clientCommands(),
 		configCommands(),
+		sqlCommands(),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/thredis/thredis/glob"
+	"github.com/thredis/thredis/sqlcmd"
 )
 
 // Config is the server configuration: typed fields for what the server
@@ -48,6 +49,9 @@ type Config struct {
 	timeout           atomic.Int64 // seconds; 0 = never close idle clients
 	maxmemory         atomic.Uint64
 	levelVar          slog.LevelVar
+	sqlDefaultKey     atomic.Pointer[string]
+	// SQL holds the sql-* settings the SQL layer reads.
+	SQL *sqlcmd.Config
 
 	// debugCommand and protectedConfigs hold enable-debug-command and
 	// enable-protected-configs ("no", "yes" or "local").
@@ -113,10 +117,13 @@ type directive struct {
 	apply func(cfg *Config, val string) error
 }
 
+// SQLDefaultKey returns sql-default-key: the hash key SQL uses.
+func (c *Config) SQLDefaultKey() string { return *c.sqlDefaultKey.Load() }
+
 // DefaultConfig returns the defaults: port 6379 on 127.0.0.1, 16 databases,
 // in-memory only, and every other directive at Redis 7.0's default.
 func DefaultConfig() *Config {
-	cfg := &Config{values: make(map[string]string), dirs: make(map[string]*directive)}
+	cfg := &Config{values: make(map[string]string), dirs: make(map[string]*directive), SQL: sqlcmd.DefaultConfig()}
 	for _, d := range directives() {
 		if cfg.dirs[d.name] != nil || (d.alias != "" && cfg.dirs[d.alias] != nil) {
 			panic("config: duplicate directive " + d.name)

@@ -119,6 +119,9 @@ func (c *Client) push(b []byte) {
 // own goroutine then sees the read or write fail and cleans up. Callers
 // hold the execution lock (c.out is set under it).
 func (c *Client) Kill() {
+	if sess := c.sql.Load(); sess != nil {
+		sess.Interrupt() // a long statement would keep the client alive
+	}
 	if c.out != nil {
 		c.out.close()
 	}

@@ -332,6 +332,38 @@ func directives() []*directive {
 		intDir("cluster-announce-tls-port", "", 0, 0, 65535, 0),
 		enumDir("cluster-preferred-endpoint-type", 0, "ip", "ip", "hostname", "unknown-endpoint"),
 
+		// SQL (thredis's own).
+		strDir("sql-default-key", "", 0, "_sql:redis_db").checked(func(v string) error {
+			if v == "" {
+				return errors.New("the default SQL key cannot be empty")
+			}
+			return nil
+		}).with(func(c *Config, v string) error {
+			c.sqlDefaultKey.Store(&v)
+			return nil
+		}),
+		intDir("sql-page-size", "", 0, 512, 65536, 4096).checked(func(v string) error {
+			if n := mustInt(v); n&(n-1) != 0 {
+				return errors.New("the page size must be a power of two between 512 and 65536")
+			}
+			return nil
+		}).with(func(c *Config, v string) error {
+			c.SQL.PageSize.Store(mustInt(v))
+			return nil
+		}),
+		intDir("sql-busy-timeout", "", 0, 0, intMax, 5000).with(func(c *Config, v string) error {
+			c.SQL.BusyTimeout.Store(mustInt(v))
+			return nil
+		}),
+		intDir("sql-time-limit", "", 0, 0, intMax, 5000).with(func(c *Config, v string) error {
+			c.SQL.TimeLimit.Store(mustInt(v))
+			return nil
+		}),
+		memDir("sql-max-reply-bytes", "", 0, 0, longMax, 64*1024*1024).with(func(c *Config, v string) error {
+			c.SQL.MaxReplyBytes.Store(mustInt(v))
+			return nil
+		}),
+
 		// TLS: thredis does not speak TLS, so a TLS port cannot be opened;
 		// the other settings are stored.
 		intDir("tls-port", "", 0, 0, 65535, 0).with(func(c *Config, v string) error {

@@ -33,6 +33,7 @@ var infoSections = []struct {
 	{name: "errorstats", title: "Errorstats", dflt: true, all: true, render: (*Server).infoErrorStats},
 	{name: "cluster", title: "Cluster", dflt: true, all: true, render: func(_ *Server, b *infoBuilder) { b.kv("cluster_enabled", "0") }},
 	{name: "keyspace", title: "Keyspace", dflt: true, all: true, render: (*Server).infoKeyspace},
+	{name: "sql", title: "SQL", dflt: true, all: true, render: (*Server).infoSQL},
 }
 
 // infoBuilder accumulates "field:value\r\n" lines.

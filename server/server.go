@@ -16,6 +16,7 @@ import (
 
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/sqlcmd"
 )
 
 // Version is the Redis version thredis reports (redis_version in INFO,
@@ -40,6 +41,8 @@ type Server struct {
 	readOnly atomic.Bool
 
 	cmdlog *cmdlog.Log
+	// sql is the SQL layer (SQL, SQL.EXEC, SQL.QUERY).
+	sql *sqlcmd.Engine
 
 	ln       *multiListener
 	addr     net.Addr
@@ -75,6 +78,8 @@ type serverStats struct {
 }
 
 // New creates a server from cfg (nil means defaults). It does not listen yet.
+// It panics if the SQLite VFS cannot be registered, which only happens when
+// the process's SQLite is unusable.
 func New(cfg *Config, logger *slog.Logger) *Server {
 	if cfg == nil {
 		cfg = DefaultConfig()
@@ -95,6 +100,11 @@ func New(cfg *Config, logger *slog.Logger) *Server {
 	s.startUnixNano = s.startTime.UnixNano()
 	s.ks = keyspace.New(cfg.Databases, s)
 	s.table = NewTable(allCommands()...)
+	eng, err := sqlcmd.New(sqlHost{s}, logger, cfg.SQL)
+	if err != nil {
+		panic(fmt.Sprintf("thredis: starting the SQL layer: %v", err))
+	}
+	s.sql = eng
 	s.slowlog.init()
 	s.admin.init()
 	cfg.server = s

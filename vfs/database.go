@@ -27,6 +27,14 @@ type Options struct {
 	// writer lock before its statement fails with SQLITE_BUSY ("database
 	// is locked"). Zero means DefaultBusyTimeout; negative means no wait.
 	BusyTimeout time.Duration
+	// WaitHook, when set, is called instead of blocking whenever a
+	// connection would wait for the writer lock. It must either call wait
+	// (which blocks up to the busy deadline and reports whether the lock
+	// was taken) and return its result, or return false at once to fail
+	// the attempt with SQLITE_BUSY. The SQL layer uses it to give up the
+	// server's execution lock while a writer waits, and to refuse to wait
+	// at all inside MULTI/EXEC, where the execution lock cannot be let go.
+	WaitHook func(wait func() bool) bool
 }
 
 // ErrStale is the LastCommitError of a commit refused because an external
@@ -118,7 +126,8 @@ type Database struct {
 	pageSize    int64
 	busyTimeout time.Duration
 	zero        []byte // a shared all-zero page for holes
-	recycle     bool   // the store drops superseded pages (PageRecycler)
+	waitHook    func(wait func() bool) bool
+	recycle     bool // the store drops superseded pages (PageRecycler)
 
 	// cdb is C memory (a thDb) with the newest version's sequence number
 	// and the writer lock, which the C shim reads and takes without
@@ -188,7 +197,7 @@ func newDatabase(v *VFS, name string, store PageStore, o Options) (*Database, er
 		bt = 0
 	}
 	d := &Database{
-		vfs: v, name: name, store: store, pageSize: int64(ps), busyTimeout: bt,
+		vfs: v, name: name, store: store, pageSize: int64(ps), busyTimeout: bt, waitHook: o.WaitHook,
 		zero: make([]byte, ps),
 		wake: make(chan struct{}),
 	}
@@ -487,6 +496,18 @@ func (d *Database) writerHeld() bool { return atomic.LoadInt32(d.writerPtr()) !=
 // acquireWriter takes the writer lock, waiting until deadline and giving
 // up early when stop closes. Returns false on timeout or stop.
 func (d *Database) acquireWriter(deadline time.Time, stop <-chan struct{}) bool {
+	if d.tryWriter() {
+		return true
+	}
+	if d.waitHook != nil {
+		return d.waitHook(func() bool { return d.waitWriter(deadline, stop) })
+	}
+	return d.waitWriter(deadline, stop)
+}
+
+// waitWriter blocks until it takes the writer lock, deadline passes or stop
+// closes.
+func (d *Database) waitWriter(deadline time.Time, stop <-chan struct{}) bool {
 	if d.tryWriter() {
 		return true
 	}

@@ -1,0 +1,569 @@
+package sqlcmd
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/thredis/thredis/resp"
+	"github.com/thredis/thredis/sqlcmd/sqlite"
+	"github.com/thredis/thredis/vfs"
+)
+
+// Request is one SQL command.
+type Request struct {
+	// DB is the client's selected database: where Key lives, and what the
+	// redis() function and virtual table read.
+	DB int
+	// Key is the hash key holding the database.
+	Key []byte
+	// SQL is one statement or several separated by semicolons.
+	SQL []byte
+	// Params are bound, in order, to the statements' parameters.
+	Params [][]byte
+	// QueryOnly refuses statements that could write (SQL.QUERY).
+	QueryOnly bool
+	// Locked: the caller holds the execution lock and must keep it (the
+	// command runs inside EXEC). Statements never wait for another
+	// client's write transaction then.
+	Locked bool
+	// ReadOnlyReplica refuses writing statements with -READONLY.
+	ReadOnlyReplica bool
+}
+
+// Error replies.
+const (
+	errPrefix        = "ERR SQL error: "
+	errReadOnly      = "READONLY You can't write against a read only replica."
+	errQueryOnly     = "ERR SQL.QUERY only runs read-only statements; use SQL.EXEC to write"
+	errEmpty         = "ERR SQL error: no statement to run"
+	errWrongTypeText = "WRONGTYPE Operation against a key holding the wrong kind of value"
+)
+
+var (
+	errWrongType   = errors.New(errWrongTypeText)
+	errNotDatabase = errors.New("ERR key does not hold a SQL database")
+)
+
+// maxCachedStmts bounds each connection's prepared-statement cache.
+const maxCachedStmts = 128
+
+// Session is one client's SQL state: its own SQLite connection to each
+// database it has used, so transactions, temp tables and
+// last_insert_rowid() are per client. A session is used by its client's
+// goroutine only, except Interrupt.
+type Session struct {
+	e     *Engine
+	conns map[*database]*conn
+	// locked: this session holds the execution lock right now (taken by
+	// it, or by the caller for a Locked request).
+	locked bool
+	// held: the caller holds the lock for the whole request (EXEC).
+	held bool
+
+	mu      sync.Mutex // guards running, for Interrupt
+	running *sqlite.Conn
+
+	rows []byte      // encoded rows of the reply
+	hdr  resp.Writer // encoded header of the reply
+}
+
+type conn struct {
+	d     *database
+	c     *sqlite.Conn
+	epoch uint64
+	cache map[string]*cachedStmt
+	// db is the requesting client's selected database, read by redis().
+	db int
+}
+
+type cachedStmt struct {
+	st      *sqlite.Stmt
+	tailLen int // bytes of the text after this statement
+	kind    stmtKind
+}
+
+// NewSession returns an empty session for one client.
+func (e *Engine) NewSession() *Session {
+	return &Session{e: e, conns: make(map[*database]*conn)}
+}
+
+// Close rolls back whatever the client left open and closes its
+// connections. The client's goroutine calls it when the client goes away.
+func (s *Session) Close() {
+	for d, cn := range s.conns {
+		cn.close()
+		delete(s.conns, d)
+	}
+}
+
+// Interrupt stops the statement the session is running, if any (CLIENT
+// KILL, shutdown). Safe from any goroutine.
+func (s *Session) Interrupt() {
+	s.mu.Lock()
+	if s.running != nil {
+		s.running.Interrupt()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Session) setRunning(c *sqlite.Conn) {
+	s.mu.Lock()
+	s.running = c
+	s.mu.Unlock()
+}
+
+func (cn *conn) close() {
+	for k, cs := range cn.cache {
+		cs.st.Finalize()
+		delete(cn.cache, k)
+	}
+	cn.c.Close()
+}
+
+// lock takes the execution lock unless the session has it.
+func (s *Session) lock() {
+	if !s.locked {
+		s.e.host.Lock()
+		s.locked = true
+		s.e.noWait = false
+	}
+}
+
+// unlock releases the execution lock, publishing the commit's page batch,
+// unless the caller holds it for the whole request.
+func (s *Session) unlock() {
+	if s.locked && !s.held {
+		s.locked = false
+		s.e.host.Unlock()
+	}
+}
+
+// Exec runs req and writes its reply to w.
+func (s *Session) Exec(req *Request, w *resp.Writer) {
+	e := s.e
+	if req.Locked {
+		s.locked, s.held = true, true
+		e.noWait = true
+		defer func() {
+			s.locked, s.held = false, false
+			e.noWait = false
+		}()
+	}
+	d, err := s.database(dbKey{req.DB, string(req.Key)})
+	if err != nil {
+		w.Error(err.Error())
+		return
+	}
+	if req.Locked {
+		// Several commits may precede the block's log entry.
+		d.store.CopyPages = true
+		defer func() { d.store.CopyPages = false }()
+	}
+	cn, err := s.conn(d)
+	if err != nil {
+		w.Error(errPrefix + err.Error())
+		return
+	}
+	cn.db = req.DB
+	s.run(cn, req, w)
+}
+
+// database returns the attached database for id, attaching it or
+// reloading it after an external change as needed.
+func (s *Session) database(id dbKey) (*database, error) {
+	e := s.e
+	d := e.lookup(id)
+	if d != nil && !d.stale.Load() {
+		return d, nil
+	}
+	s.lock()
+	defer s.unlock()
+	d, err := e.attachLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.reloadLocked(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotDatabase, err)
+	}
+	return d, nil
+}
+
+// conn returns the session's connection to d, opening it on first use.
+func (s *Session) conn(d *database) (*conn, error) {
+	if cn := s.conns[d]; cn != nil {
+		return cn, nil
+	}
+	epoch := d.vdb.Epoch()
+	c, err := sqlite.Open(d.uri)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	cn := &conn{d: d, c: c, epoch: epoch, cache: make(map[string]*cachedStmt)}
+	if err := s.e.setup(s, cn); err != nil {
+		c.Close()
+		return nil, err
+	}
+	s.conns[d] = cn
+	return cn, nil
+}
+
+// setup configures a new connection: the pragmas the VFS needs, SQLite's
+// limits, the sandbox, and the redis() function and virtual table.
+func (e *Engine) setup(s *Session, cn *conn) error {
+	c := cn.c
+	c.SetTrusted(true)
+	defer c.SetTrusted(false)
+	busy := max(e.Cfg.BusyTimeout.Load(), 1)
+	if err := c.Exec("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=" +
+		strconv.FormatInt(busy, 10)); err != nil {
+		return fmt.Errorf("configuring the connection: %w", err)
+	}
+	c.SetLimit(sqlite.LimitLength, int(min(e.Cfg.MaxLength.Load(), 1<<30)))
+	c.SetLimit(sqlite.LimitSQLLength, 100<<20)
+	c.SetLimit(sqlite.LimitAttached, 0)
+	c.SetLimit(sqlite.LimitExprDepth, 1000)
+	c.SetLimit(sqlite.LimitCompoundSelect, 500)
+	c.SetLimit(sqlite.LimitTriggerDepth, 100)
+	c.SetLimit(sqlite.LimitWorkerThreads, 0)
+	if err := c.SetDBConfig(sqlite.DBConfigDefensive, 1); err != nil {
+		return fmt.Errorf("configuring the connection: %w", err)
+	}
+	if err := c.SetDBConfig(sqlite.DBConfigEnableLoadExtension, 0); err != nil {
+		return fmt.Errorf("configuring the connection: %w", err)
+	}
+	c.EnableSandbox()
+	return e.registerRedis(s, cn)
+}
+
+// resetIfStale runs vfs.ResetSQL on a connection whose database content
+// was replaced since it last ran a statement. Only possible outside a
+// transaction; inside one, the VFS fails the transaction instead.
+func (cn *conn) resetIfStale() error {
+	ep := cn.d.vdb.Epoch()
+	if ep == cn.epoch || !cn.c.AutoCommit() {
+		return nil
+	}
+	cn.c.SetTrusted(true)
+	err := cn.c.Exec(vfs.ResetSQL)
+	cn.c.SetTrusted(false)
+	if err != nil {
+		return fmt.Errorf("resetting the connection: %w", err)
+	}
+	cn.epoch = ep
+	return nil
+}
+
+// prepare returns the prepared first statement of text (nil for text that
+// holds only comments) and the length of the rest, from the cache when
+// the same text was seen before.
+func (cn *conn) prepare(text []byte) (*cachedStmt, int, error) {
+	if cs := cn.cache[string(text)]; cs != nil {
+		return cs, cs.tailLen, nil
+	}
+	st, tail, err := cn.c.Prepare(text)
+	if err != nil {
+		return nil, 0, err
+	}
+	if st == nil {
+		return nil, len(tail), nil
+	}
+	cs := &cachedStmt{st: st, tailLen: len(tail), kind: classify(text[:len(text)-len(tail)])}
+	if len(cn.cache) >= maxCachedStmts {
+		for k, old := range cn.cache { // evict one, arbitrary
+			old.st.Finalize()
+			delete(cn.cache, k)
+			break
+		}
+	}
+	cn.cache[string(text)] = cs
+	return cs, cs.tailLen, nil
+}
+
+// stmtResult is what the last statement replies.
+type stmtResult struct {
+	rows    int   // rows encoded in Session.rows (with a header in hdr)
+	changes int64 // for statements without result columns
+	columns bool
+}
+
+// run executes the statements of req one after the other and replies
+// with the last one's result; the first failure stops the script.
+func (s *Session) run(cn *conn, req *Request, w *resp.Writer) {
+	text := req.SQL
+	params := req.Params
+	var res stmtResult
+	ran := false
+	for len(text) > 0 {
+		cs, tailLen, err := s.prepareFresh(cn, text)
+		if err != nil {
+			s.fail(cn, w, err)
+			return
+		}
+		rest := text[len(text)-tailLen:]
+		if cs == nil {
+			text = rest
+			continue
+		}
+		n := cs.st.ParamCount()
+		if n > len(params) {
+			s.e.Stats.Errors.Add(1)
+			w.Error(fmt.Sprintf("%sthe statement has %d parameters but %d values are left", errPrefix, n, len(params)))
+			return
+		}
+		if msg := s.refuse(cs, req); msg != "" {
+			s.e.Stats.Errors.Add(1)
+			w.Error(msg)
+			return
+		}
+		if err := bindParams(cs.st, params[:n]); err != nil {
+			s.fail(cn, w, err)
+			return
+		}
+		params = params[n:]
+		res, err = s.step(cn, cs, w.RESP3())
+		if err != nil {
+			s.fail(cn, w, err)
+			return
+		}
+		ran = true
+		text = rest
+	}
+	switch {
+	case !ran:
+		w.Error(errEmpty)
+	case len(params) > 0:
+		w.Error(fmt.Sprintf("%s%d parameter values were not used by any statement", errPrefix, len(params)))
+	case res.columns:
+		w.Array(res.rows + 1)
+		w.Raw(s.hdr.Bytes())
+		w.Raw(s.rows)
+	default:
+		w.Int(res.changes)
+	}
+	if cap(s.rows) > 1<<20 {
+		s.rows = nil // do not keep a huge buffer per idle client
+	}
+}
+
+// prepareFresh prepares text, first bringing the connection up to date
+// after an external change (its page cache and schema are then reset).
+func (s *Session) prepareFresh(cn *conn, text []byte) (*cachedStmt, int, error) {
+	if cn.d.stale.Load() {
+		s.lock()
+		err := cn.d.reloadLocked()
+		s.unlock()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %v", errNotDatabase, err)
+		}
+	}
+	if err := cn.resetIfStale(); err != nil {
+		return nil, 0, err
+	}
+	return cn.prepare(text)
+}
+
+// refuse returns the error reply for a statement the request may not run.
+func (s *Session) refuse(cs *cachedStmt, req *Request) string {
+	ro := cs.st.Readonly()
+	switch {
+	case cs.kind == kindVacuumInto:
+		return errPrefix + "VACUUM INTO is not allowed"
+	case req.QueryOnly && (!ro || cs.kind == kindBeginWrite):
+		return errQueryOnly
+	case req.ReadOnlyReplica && (!ro || cs.kind == kindBeginWrite):
+		return errReadOnly
+	}
+	return ""
+}
+
+// bindParams binds Thredis-style parameters: a canonical integer binds as
+// INTEGER, ":NULL" as NULL, anything else as TEXT.
+func bindParams(st *sqlite.Stmt, params [][]byte) error {
+	for i, p := range params {
+		var err error
+		if v, ok := canonicalInt(p); ok {
+			err = st.BindInt64(i+1, v)
+		} else if string(p) == ":NULL" {
+			err = st.BindNull(i + 1)
+		} else {
+			err = st.BindText(i+1, p)
+		}
+		if err != nil {
+			return fmt.Errorf("binding parameter %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// canonicalInt parses b as a 64-bit integer written canonically (no sign
+// but '-', no leading zeros, no spaces), like Redis's string2ll.
+func canonicalInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	i := 0
+	if neg {
+		i = 1
+	}
+	if i >= len(b) || b[i] < '1' || b[i] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		nv := v*10 + uint64(c-'0')
+		if nv/10 != v {
+			return 0, false
+		}
+		v = nv
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > 1<<63-1 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// errReplyTooBig stops a statement whose result outgrew sql-max-reply-bytes.
+type errReplyTooBig struct{ limit int64 }
+
+func (e errReplyTooBig) Error() string {
+	return fmt.Sprintf("the result is larger than sql-max-reply-bytes (%d bytes)", e.limit)
+}
+
+// step runs one bound statement to completion.
+func (s *Session) step(cn *conn, cs *cachedStmt, resp3 bool) (stmtResult, error) {
+	e := s.e
+	st := cs.st
+	ro := st.Readonly()
+	needLock := !ro || cs.kind == kindTxnEnd || cs.kind == kindBeginWrite
+	e.Stats.Statements.Add(1)
+	for attempt := 0; ; attempt++ {
+		if needLock {
+			s.lock()
+		}
+		res, err := s.stepOnce(cn, st, resp3)
+		if needLock {
+			s.unlock()
+		}
+		// The content was replaced since the connection last reset its
+		// caches (a reload while it waited): reset and run again, once.
+		if err != nil && sqlite.IsCode(err, sqlite.ErrProtocol) && cn.c.AutoCommit() && attempt == 0 {
+			if cn.epoch = 0; cn.resetIfStale() == nil {
+				continue
+			}
+		}
+		return res, err
+	}
+}
+
+func (s *Session) stepOnce(cn *conn, st *sqlite.Stmt, resp3 bool) (stmtResult, error) {
+	e := s.e
+	var res stmtResult
+	c := cn.c
+	if ms := e.Cfg.TimeLimit.Load(); ms > 0 {
+		c.SetDeadline(time.Now().Add(time.Duration(ms) * time.Millisecond))
+	} else {
+		c.SetDeadline(time.Time{})
+	}
+	limit := e.Cfg.MaxReplyBytes.Load()
+	ncol := st.ColumnCount()
+	before := c.TotalChanges()
+	rows := s.rows[:0]
+	s.setRunning(c)
+	var err error
+	for {
+		var more bool
+		more, err = st.Step()
+		if err != nil || !more {
+			break
+		}
+		if ncol > 0 {
+			rows = st.AppendRow(rows, resp3)
+			res.rows++
+			if limit > 0 && int64(len(rows)) > limit {
+				err = errReplyTooBig{limit}
+				break
+			}
+		}
+	}
+	s.setRunning(nil)
+	st.Reset()
+	s.rows = rows
+	if err != nil {
+		return res, err
+	}
+	if ncol > 0 {
+		res.columns = true
+		h := &s.hdr
+		h.Reset()
+		h.Proto = 2
+		if resp3 {
+			h.Proto = 3
+		}
+		h.Array(ncol)
+		for i := 0; i < ncol; i++ {
+			h.Array(2)
+			h.BulkString(st.ColumnName(i))
+			if t := st.ColumnDeclType(i); t != "" {
+				h.BulkString(t)
+			} else {
+				h.Null()
+			}
+		}
+		return res, nil
+	}
+	if c.TotalChanges() != before {
+		res.changes = c.Changes()
+	}
+	return res, nil
+}
+
+// fail writes the error reply for err.
+func (s *Session) fail(cn *conn, w *resp.Writer, err error) {
+	e := s.e
+	e.Stats.Errors.Add(1)
+	var tooBig errReplyTooBig
+	switch {
+	case errors.Is(err, errNotDatabase), errors.Is(err, errWrongType):
+		w.Error(err.Error())
+	case errors.As(err, &tooBig):
+		w.Error(errPrefix + tooBig.Error())
+	case sqlite.IsCode(err, sqlite.ErrInterrupt) && cn.c.DeadlineExceeded():
+		e.Stats.Timeouts.Add(1)
+		w.Error(fmt.Sprintf("%sinterrupted: the statement ran longer than sql-time-limit (%d ms)", errPrefix, e.Cfg.TimeLimit.Load()))
+	case sqlite.IsCode(err, sqlite.ErrAuth) && cn.c.LastDenial() != "":
+		w.Error(errPrefix + cn.c.LastDenial())
+	case sqlite.IsCode(err, sqlite.ErrBusy):
+		e.Stats.Busy.Add(1)
+		w.Error(errPrefix + "database is locked")
+	default:
+		w.Error(errPrefix + oneLine(err.Error()))
+	}
+}
+
+// oneLine keeps an error message fit for a RESP error (no CR/LF).
+func oneLine(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,185 @@
+package vfs
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unsafe"
+
+	"github.com/thredis/thredis/keyspace"
+)
+
+// ErrNotDatabase is returned by KeyStore.Load when the key holds a hash
+// whose fields are not the pages of a database.
+var ErrNotDatabase = errors.New("the key holds a hash that is not a SQL database")
+
+// KeyStore is the PageStore the server uses (DESIGN rules 4 and 5): the
+// pages live in the hash at Key of DB, field = the page's byte offset in
+// decimal, value = the raw page. Every method must be called with the
+// server's execution lock held (the SQL layer holds it while a statement
+// that may commit runs, and while it attaches or reloads a database).
+//
+// Page memory is shared three ways: the hash value, the VFS's version index
+// and, until the command log has encoded it, the log entry. A KeyStore
+// therefore copies pages when it loads them, so the buffers are owned by
+// this database alone (the hash may have come from COPY, RENAME or a
+// replica), and it lets the VFS recycle superseded pages (PageRecycler):
+// once a commit replaces a page in the hash nothing else refers to it.
+type KeyStore struct {
+	// DB and Key locate the hash.
+	DB  *keyspace.DB
+	Key string
+	// Propagate receives the commands that replay a committed batch
+	// elsewhere (the AOF, replicas): HSET key off page … and, when the
+	// transaction shrank the database, HDEL key off …. argv is only valid
+	// until the caller's command-log entry is appended, unless CopyPages
+	// is set.
+	Propagate func(argv [][]byte)
+	// CopyPages makes the page values handed to Propagate copies. The SQL
+	// layer sets it while several commits may precede the log append (a
+	// MULTI/EXEC block): a later commit in the block may recycle an
+	// earlier commit's pages before the block's entry is written.
+	CopyPages bool
+	// Stale is set when something other than this store changed the hash
+	// (DEL, RENAME, FLUSHALL, ...) and the VFS has not reloaded it yet; a
+	// commit then fails rather than apply a batch to content it did not
+	// start from.
+	Stale bool
+	// committing is set while Commit modifies the hash, so the SQL layer's
+	// change watcher can tell its own commits from external changes.
+	committing bool
+
+	fields []string // decimal field names by page number
+}
+
+// Committing reports whether the store itself is changing the hash (the
+// key's watchers are being told about a SQL commit, not an external
+// change).
+func (s *KeyStore) Committing() bool { return s.committing }
+
+// RecyclePages implements PageRecycler.
+func (s *KeyStore) RecyclePages() bool { return true }
+
+// field returns the decimal field name of the page at off, cached.
+func (s *KeyStore) field(off int64, pageSize int) string {
+	pg := off / int64(pageSize)
+	if pg < int64(len(s.fields)) && s.fields[pg] != "" {
+		return s.fields[pg]
+	}
+	f := strconv.FormatInt(off, 10)
+	if pg < 1<<20 { // cache the first 4 GiB worth of 4 KiB pages
+		if pg >= int64(len(s.fields)) {
+			s.fields = append(s.fields, make([]string, int(pg)+1-len(s.fields))...)
+		}
+		s.fields[pg] = f
+	}
+	return f
+}
+
+// Load implements PageStore: it reads every page of the hash, giving each
+// a private copy that the hash then holds too.
+func (s *KeyStore) Load(fn func(off int64, page []byte) error) error {
+	h, err := s.DB.HashForWrite([]byte(s.Key), false) // no hit/miss stats
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		return nil
+	}
+	type pg struct {
+		field string
+		off   int64
+		data  []byte
+	}
+	pages := make([]pg, 0, h.Len())
+	h.Range(func(f, v string) bool {
+		off, perr := strconv.ParseInt(f, 10, 64)
+		if perr != nil || off < 0 || strconv.FormatInt(off, 10) != f {
+			err = fmt.Errorf("%w (field %q is not a page offset)", ErrNotDatabase, truncate(f))
+			return false
+		}
+		pages = append(pages, pg{f, off, []byte(v)})
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range pages {
+		// The copy replaces the value in place: same content, so this is
+		// not a modification of the key.
+		h.SetString(p.field, unsafe.String(unsafe.SliceData(p.data), len(p.data)))
+		if err := fn(p.off, p.data); err != nil {
+			if errors.Is(err, ErrNotDatabase) {
+				return err
+			}
+			return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
+		}
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}
+
+var (
+	argHSET = []byte("HSET")
+	argHDEL = []byte("HDEL")
+)
+
+// Commit implements PageStore: the batch becomes the hash's new content
+// and is handed to Propagate as HSET (and HDEL) commands.
+func (s *KeyStore) Commit(b *Batch) error {
+	if s.Stale {
+		return ErrStale
+	}
+	key := []byte(s.Key)
+	h, err := s.DB.HashForWrite(key, true)
+	if err != nil {
+		return fmt.Errorf("committing to %q: %w", s.Key, err)
+	}
+	var hset, hdel [][]byte
+	if len(b.Pages) > 0 {
+		hset = make([][]byte, 0, 2+2*len(b.Pages))
+		hset = append(hset, argHSET, key)
+	}
+	var logCopy []byte
+	if s.CopyPages {
+		logCopy = make([]byte, 0, len(b.Pages)*b.PageSize)
+	}
+	for _, p := range b.Pages {
+		f := s.field(p.Off, b.PageSize)
+		h.SetString(f, unsafe.String(unsafe.SliceData(p.Data), len(p.Data)))
+		data := p.Data
+		if s.CopyPages {
+			logCopy = append(logCopy, p.Data...)
+			data = logCopy[len(logCopy)-len(p.Data):]
+		}
+		hset = append(hset, unsafe.Slice(unsafe.StringData(f), len(f)), data)
+	}
+	if len(b.Deleted) > 0 {
+		hdel = make([][]byte, 0, 2+len(b.Deleted))
+		hdel = append(hdel, argHDEL, key)
+		for _, off := range b.Deleted {
+			f := s.field(off, b.PageSize)
+			h.Delete([]byte(f))
+			hdel = append(hdel, unsafe.Slice(unsafe.StringData(f), len(f)))
+		}
+	}
+	s.committing = true
+	s.DB.Modified(key)
+	s.DB.DeleteIfEmpty(key)
+	s.committing = false
+	if s.Propagate != nil {
+		if hset != nil {
+			s.Propagate(hset)
+		}
+		if hdel != nil {
+			s.Propagate(hdel)
+		}
+	}
+	return nil
+}
