@@ -179,6 +179,10 @@ func cmdReset(c *Client, args [][]byte) {
 		c.discardMulti()
 	}
 	c.unwatchAll()
+	// A pooled connection must not keep an open SQL transaction (and the
+	// writer lock) or temp tables: the next user starts afresh. Closing
+	// does not commit anything, so holding the execution lock is fine.
+	c.closeSQL()
 	c.SelectDB(0)
 	c.W.Proto = 2
 	c.name.Store(nil)

@@ -1,6 +1,10 @@
 package server
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/thredis/thredis/canonint"
+)
 
 // allCommands gathers the command families into the table's rows. Each
 // family lives in the file named for it (cmd_strings.go, cmd_hashes.go, ...).
@@ -44,45 +48,4 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // parseInt parses a whole argument as a signed 64-bit integer, the way
 // Redis's string2ll does (no spaces, no '+', no leading zeros).
-func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := false
-	i := 0
-	if b[0] == '-' {
-		neg = true
-		i = 1
-		if len(b) == 1 {
-			return 0, false
-		}
-	}
-	if b[i] < '1' || b[i] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for ; i < len(b); i++ {
-		ch := b[i]
-		if ch < '0' || ch > '9' {
-			return 0, false
-		}
-		nv := v*10 + uint64(ch-'0')
-		if nv/10 != v {
-			return 0, false
-		}
-		v = nv
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > 1<<63-1 {
-		return 0, false
-	}
-	return int64(v), true
-}
+func parseInt(b []byte) (int64, bool) { return canonint.Parse(b) }

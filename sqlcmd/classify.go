@@ -1,5 +1,7 @@
 package sqlcmd
 
+import "strings"
+
 // stmtKind is what the SQL layer must know about a statement beyond
 // sqlite3_stmt_readonly, which reports transaction control as read-only.
 type stmtKind uint8
@@ -16,6 +18,14 @@ const (
 	kindBeginWrite
 	// kindVacuumInto writes a copy of the database to a file: refused.
 	kindVacuumInto
+	// kindMayWrite statements claim to be read-only
+	// (sqlite3_stmt_readonly) but can write through SQL they run
+	// internally: PRAGMA optimize runs ANALYZE. They run under the
+	// execution lock and are writes for SQL.QUERY and replicas.
+	kindMayWrite
+	// kindVacuum (plain VACUUM) attaches a private temporary database
+	// internally, so it needs SQLITE_LIMIT_ATTACHED raised while it runs.
+	kindVacuum
 )
 
 // classify looks at the leading keywords of one statement's text.
@@ -29,11 +39,21 @@ func classify(text []byte) stmtKind {
 		case "IMMEDIATE", "EXCLUSIVE":
 			return kindBeginWrite
 		}
+	case "PRAGMA":
+		name := t.name()
+		t.skipSpace()
+		if !t.done() && t.s[t.i] == '.' { // schema.pragma
+			t.i++
+			name = t.name()
+		}
+		if name == "OPTIMIZE" {
+			return kindMayWrite
+		}
 	case "VACUUM":
 		for {
 			k := t.keyword()
 			if k == "" && t.done() {
-				return kindOther
+				return kindVacuum
 			}
 			if k == "INTO" {
 				return kindVacuumInto
@@ -96,6 +116,27 @@ func (t *tokenizer) keyword() string {
 		t.i++
 	}
 	return ""
+}
+
+// name returns the next token upper-cased if it is a bare word or a
+// quoted name ('x', "x", `x`, [x]: SQLite accepts them as pragma names),
+// else "".
+func (t *tokenizer) name() string {
+	t.skipSpace()
+	if t.done() {
+		return ""
+	}
+	switch c := t.s[t.i]; c {
+	case '\'', '"', '`', '[':
+		start := t.i + 1
+		t.keyword() // skips the quoted token
+		end := t.i - 1
+		if end < start {
+			return ""
+		}
+		return strings.ToUpper(strings.ReplaceAll(string(t.s[start:end]), string([]byte{c, c}), string(c)))
+	}
+	return t.keyword()
 }
 
 func (t *tokenizer) skipSpace() {

@@ -173,6 +173,11 @@ func (d *database) reloadLocked() error {
 		d.stale.Store(false)
 		return nil
 	}
+	// The key now holds another type (DEL then SET): the same reply as
+	// for a key that held it from the start.
+	if k := d.store.DB.Type([]byte(d.id.key)); k != keyspace.KindNone && k != keyspace.KindHash {
+		return errWrongType
+	}
 	d.store.Stale = false
 	if err := d.vdb.Reload(); err != nil {
 		d.store.Stale = true
@@ -210,9 +215,13 @@ func (e *Engine) attachLocked(id dbKey) (*database, error) {
 	if sz := existingPageSize(kdb, id.key); sz > 0 {
 		ps = sz
 	}
+	busy := time.Duration(e.Cfg.BusyTimeout.Load()) * time.Millisecond
+	if busy <= 0 {
+		busy = -1 // sql-busy-timeout 0: do not wait (0 is the VFS's default, 5 s)
+	}
 	vdb, err := e.vfs.Attach(name, d.store, vfs.Options{
 		PageSize:    ps,
-		BusyTimeout: time.Duration(max(e.Cfg.BusyTimeout.Load(), 0)) * time.Millisecond,
+		BusyTimeout: busy,
 		WaitHook:    d.waitHook,
 	})
 	if err != nil {
@@ -224,6 +233,21 @@ func (e *Engine) attachLocked(id dbKey) (*database, error) {
 	e.dbs[id] = d
 	e.mu.Unlock()
 	return d, nil
+}
+
+// storedSize returns the number of pages and bytes of the database stored
+// at key (0, 0 if the key holds none). Lock held.
+func storedSize(db *keyspace.DB, key string) (pages, bytes int64) {
+	if !IsDatabase(db, []byte(key)) {
+		return 0, 0
+	}
+	h, _ := db.HashForWrite([]byte(key), false)
+	h.Range(func(_, v string) bool {
+		pages++
+		bytes += int64(len(v))
+		return true
+	})
+	return pages, bytes
 }
 
 // existingPageSize returns the page size of the database stored at key
@@ -249,9 +273,13 @@ func (d *database) waitHook(wait func() bool) bool {
 	if e.noWait {
 		return false
 	}
+	// Other writers commit while we wait; this statement has not written
+	// anything yet, so it may not commit until it has the lock again.
+	writable := d.store.Writable.Swap(false)
 	e.host.Unlock()
 	ok := wait()
 	e.host.Lock()
+	d.store.Writable.Store(writable)
 	e.noWait = false
 	if d.stale.Load() {
 		// Changed while we waited: reload now, so the retry sees the
@@ -287,7 +315,7 @@ type DBInfo struct {
 	Conns int
 }
 
-// Info returns the INFO sql figures.
+// Info returns the INFO sql figures. Execution lock held.
 func (e *Engine) Info() Info {
 	e.mu.Lock()
 	dbs := make([]*database, 0, len(e.dbs))
@@ -309,6 +337,11 @@ func (e *Engine) Info() Info {
 	}
 	for _, d := range dbs {
 		st := d.vdb.Stats()
+		if d.stale.Load() {
+			// Changed (DEL, RENAME, FLUSHALL, ...) since the VFS last
+			// loaded it: report what the key holds now.
+			st.Pages, st.Bytes = storedSize(d.store.DB, d.id.key)
+		}
 		in.Commits += st.Commits
 		in.Rollbacks += st.Rollbacks
 		in.Conns += st.Conns

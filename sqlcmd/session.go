@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/thredis/thredis/canonint"
 	"github.com/thredis/thredis/resp"
 	"github.com/thredis/thredis/sqlcmd/sqlite"
 	"github.com/thredis/thredis/vfs"
@@ -66,8 +67,10 @@ type Session struct {
 	mu      sync.Mutex // guards running, for Interrupt
 	running *sqlite.Conn
 
-	rows []byte      // encoded rows of the reply
-	hdr  resp.Writer // encoded header of the reply
+	rows []byte // encoded rows of the reply
+	// last is the connection of the most recent request, checked first
+	// (clients usually stick to one database).
+	last *conn
 }
 
 type conn struct {
@@ -77,12 +80,50 @@ type conn struct {
 	cache map[string]*cachedStmt
 	// db is the requesting client's selected database, read by redis().
 	db int
+	// busyMs is the sql-busy-timeout the connection and its database
+	// were last set to.
+	busyMs int64
 }
 
+// cachedStmt is a prepared statement with what the SQL layer needs to
+// know about it, computed once rather than asked of SQLite per request.
 type cachedStmt struct {
 	st      *sqlite.Stmt
 	tailLen int // bytes of the text after this statement
 	kind    stmtKind
+	ro      bool // sqlite3_stmt_readonly
+	nparams int
+	// ncol and the encoded headers (RESP2, RESP3) hold for SQLite's
+	// recompile counter reprep; a schema change that recompiles the
+	// statement may change its columns.
+	ncol   int
+	hdr    [2][]byte
+	reprep int
+}
+
+// header returns the reply header for the statement's columns: an array
+// of [name, declared type] pairs, the type nil for expressions.
+func (cs *cachedStmt) header(resp3 bool) []byte {
+	i := 0
+	if resp3 {
+		i = 1
+	}
+	if cs.hdr[i] == nil {
+		var h resp.Writer
+		h.Proto = 2 + i
+		h.Array(cs.ncol)
+		for c := 0; c < cs.ncol; c++ {
+			h.Array(2)
+			h.BulkString(cs.st.ColumnName(c))
+			if t := cs.st.ColumnDeclType(c); t != "" {
+				h.BulkString(t)
+			} else {
+				h.Null()
+			}
+		}
+		cs.hdr[i] = h.Bytes()
+	}
+	return cs.hdr[i]
 }
 
 // NewSession returns an empty session for one client.
@@ -93,6 +134,7 @@ func (e *Engine) NewSession() *Session {
 // Close rolls back whatever the client left open and closes its
 // connections. The client's goroutine calls it when the client goes away.
 func (s *Session) Close() {
+	s.last = nil
 	for d, cn := range s.conns {
 		cn.close()
 		delete(s.conns, d)
@@ -152,20 +194,29 @@ func (s *Session) Exec(req *Request, w *resp.Writer) {
 			e.noWait = false
 		}()
 	}
-	d, err := s.database(dbKey{req.DB, string(req.Key)})
-	if err != nil {
-		w.Error(err.Error())
-		return
+	cn := s.last
+	if cn == nil || cn.d.id.db != req.DB || cn.d.id.key != string(req.Key) || cn.d.stale.Load() {
+		d, err := s.database(dbKey{req.DB, string(req.Key)})
+		if err != nil {
+			w.Error(err.Error())
+			return
+		}
+		if cn, err = s.conn(d); err != nil {
+			w.Error(errPrefix + err.Error())
+			return
+		}
+		s.last = cn
 	}
 	if req.Locked {
-		// Several commits may precede the block's log entry.
+		// Everything runs under the caller's lock, and several commits
+		// may precede the block's log entry.
+		d := cn.d
 		d.store.CopyPages = true
-		defer func() { d.store.CopyPages = false }()
-	}
-	cn, err := s.conn(d)
-	if err != nil {
-		w.Error(errPrefix + err.Error())
-		return
+		d.store.Writable.Store(true)
+		defer func() {
+			d.store.CopyPages = false
+			d.store.Writable.Store(false)
+		}()
 	}
 	cn.db = req.DB
 	s.run(cn, req, w)
@@ -186,6 +237,9 @@ func (s *Session) database(id dbKey) (*database, error) {
 		return nil, err
 	}
 	if err := d.reloadLocked(); err != nil {
+		if errors.Is(err, errWrongType) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %v", errNotDatabase, err)
 	}
 	return d, nil
@@ -217,6 +271,7 @@ func (e *Engine) setup(s *Session, cn *conn) error {
 	c.SetTrusted(true)
 	defer c.SetTrusted(false)
 	busy := max(e.Cfg.BusyTimeout.Load(), 1)
+	cn.busyMs = e.Cfg.BusyTimeout.Load()
 	if err := c.Exec("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=" +
 		strconv.FormatInt(busy, 10)); err != nil {
 		return fmt.Errorf("configuring the connection: %w", err)
@@ -256,6 +311,23 @@ func (cn *conn) resetIfStale() error {
 	return nil
 }
 
+// syncBusyTimeout applies a changed sql-busy-timeout (CONFIG SET) to the
+// connection's busy handler and its database's writer-lock wait. Lock held.
+func (cn *conn) syncBusyTimeout(ms int64) {
+	if ms == cn.busyMs {
+		return
+	}
+	cn.busyMs = ms
+	wait := time.Duration(ms) * time.Millisecond
+	if ms <= 0 {
+		wait = -1 // no wait (0 would mean the VFS's default)
+	}
+	cn.d.vdb.SetBusyTimeout(wait)
+	cn.c.SetTrusted(true)
+	cn.c.Exec("PRAGMA busy_timeout=" + strconv.FormatInt(max(ms, 1), 10))
+	cn.c.SetTrusted(false)
+}
+
 // prepare returns the prepared first statement of text (nil for text that
 // holds only comments) and the length of the rest, from the cache when
 // the same text was seen before.
@@ -270,7 +342,8 @@ func (cn *conn) prepare(text []byte) (*cachedStmt, int, error) {
 	if st == nil {
 		return nil, len(tail), nil
 	}
-	cs := &cachedStmt{st: st, tailLen: len(tail), kind: classify(text[:len(text)-len(tail)])}
+	cs := &cachedStmt{st: st, tailLen: len(tail), kind: classify(text[:len(text)-len(tail)]),
+		ro: st.Readonly(), nparams: st.ParamCount(), ncol: st.ColumnCount(), reprep: -1}
 	if len(cn.cache) >= maxCachedStmts {
 		for k, old := range cn.cache { // evict one, arbitrary
 			old.st.Finalize()
@@ -284,9 +357,9 @@ func (cn *conn) prepare(text []byte) (*cachedStmt, int, error) {
 
 // stmtResult is what the last statement replies.
 type stmtResult struct {
-	rows    int   // rows encoded in Session.rows (with a header in hdr)
-	changes int64 // for statements without result columns
-	columns bool
+	rows    int    // rows encoded in Session.rows
+	header  []byte // the encoded header, nil for statements without result columns
+	changes int64  // for statements without result columns
 }
 
 // run executes the statements of req one after the other and replies
@@ -307,7 +380,7 @@ func (s *Session) run(cn *conn, req *Request, w *resp.Writer) {
 			text = rest
 			continue
 		}
-		n := cs.st.ParamCount()
+		n := cs.nparams
 		if n > len(params) {
 			s.e.Stats.Errors.Add(1)
 			w.Error(fmt.Sprintf("%sthe statement has %d parameters but %d values are left", errPrefix, n, len(params)))
@@ -336,9 +409,9 @@ func (s *Session) run(cn *conn, req *Request, w *resp.Writer) {
 		w.Error(errEmpty)
 	case len(params) > 0:
 		w.Error(fmt.Sprintf("%s%d parameter values were not used by any statement", errPrefix, len(params)))
-	case res.columns:
+	case res.header != nil:
 		w.Array(res.rows + 1)
-		w.Raw(s.hdr.Bytes())
+		w.Raw(res.header)
 		w.Raw(s.rows)
 	default:
 		w.Int(res.changes)
@@ -355,6 +428,9 @@ func (s *Session) prepareFresh(cn *conn, text []byte) (*cachedStmt, int, error) 
 		s.lock()
 		err := cn.d.reloadLocked()
 		s.unlock()
+		if errors.Is(err, errWrongType) {
+			return nil, 0, err
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: %v", errNotDatabase, err)
 		}
@@ -367,13 +443,13 @@ func (s *Session) prepareFresh(cn *conn, text []byte) (*cachedStmt, int, error) 
 
 // refuse returns the error reply for a statement the request may not run.
 func (s *Session) refuse(cs *cachedStmt, req *Request) string {
-	ro := cs.st.Readonly()
+	write := !cs.ro || cs.kind == kindBeginWrite || cs.kind == kindMayWrite
 	switch {
 	case cs.kind == kindVacuumInto:
 		return errPrefix + "VACUUM INTO is not allowed"
-	case req.QueryOnly && (!ro || cs.kind == kindBeginWrite):
+	case req.QueryOnly && write:
 		return errQueryOnly
-	case req.ReadOnlyReplica && (!ro || cs.kind == kindBeginWrite):
+	case req.ReadOnlyReplica && write:
 		return errReadOnly
 	}
 	return ""
@@ -384,7 +460,7 @@ func (s *Session) refuse(cs *cachedStmt, req *Request) string {
 func bindParams(st *sqlite.Stmt, params [][]byte) error {
 	for i, p := range params {
 		var err error
-		if v, ok := canonicalInt(p); ok {
+		if v, ok := canonint.Parse(p); ok {
 			err = st.BindInt64(i+1, v)
 		} else if string(p) == ":NULL" {
 			err = st.BindNull(i + 1)
@@ -398,47 +474,6 @@ func bindParams(st *sqlite.Stmt, params [][]byte) error {
 	return nil
 }
 
-// canonicalInt parses b as a 64-bit integer written canonically (no sign
-// but '-', no leading zeros, no spaces), like Redis's string2ll.
-func canonicalInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := b[0] == '-'
-	i := 0
-	if neg {
-		i = 1
-	}
-	if i >= len(b) || b[i] < '1' || b[i] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		nv := v*10 + uint64(c-'0')
-		if nv/10 != v {
-			return 0, false
-		}
-		v = nv
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > 1<<63-1 {
-		return 0, false
-	}
-	return int64(v), true
-}
-
 // errReplyTooBig stops a statement whose result outgrew sql-max-reply-bytes.
 type errReplyTooBig struct{ limit int64 }
 
@@ -449,16 +484,24 @@ func (e errReplyTooBig) Error() string {
 // step runs one bound statement to completion.
 func (s *Session) step(cn *conn, cs *cachedStmt, resp3 bool) (stmtResult, error) {
 	e := s.e
-	st := cs.st
-	ro := st.Readonly()
-	needLock := !ro || cs.kind == kindTxnEnd || cs.kind == kindBeginWrite
+	needLock := !cs.ro || cs.kind == kindTxnEnd || cs.kind == kindBeginWrite || cs.kind == kindMayWrite
 	e.Stats.Statements.Add(1)
+	if cs.kind == kindVacuum {
+		// VACUUM attaches its scratch copy as a database; the limit of 0
+		// attached databases (setup) would refuse it. The sandbox still
+		// refuses any ATTACH of a file.
+		cn.c.SetLimit(sqlite.LimitAttached, 1)
+		defer cn.c.SetLimit(sqlite.LimitAttached, 0)
+	}
 	for attempt := 0; ; attempt++ {
 		if needLock {
 			s.lock()
+			cn.d.store.Writable.Store(true)
+			cn.syncBusyTimeout(e.Cfg.BusyTimeout.Load())
 		}
-		res, err := s.stepOnce(cn, st, resp3)
-		if needLock {
+		res, err := s.stepOnce(cn, cs, resp3)
+		if needLock && !s.held {
+			cn.d.store.Writable.Store(false)
 			s.unlock()
 		}
 		// The content was replaced since the connection last reset its
@@ -472,65 +515,35 @@ func (s *Session) step(cn *conn, cs *cachedStmt, resp3 bool) (stmtResult, error)
 	}
 }
 
-func (s *Session) stepOnce(cn *conn, st *sqlite.Stmt, resp3 bool) (stmtResult, error) {
+func (s *Session) stepOnce(cn *conn, cs *cachedStmt, resp3 bool) (stmtResult, error) {
 	e := s.e
 	var res stmtResult
-	c := cn.c
+	var timeout time.Duration
 	if ms := e.Cfg.TimeLimit.Load(); ms > 0 {
-		c.SetDeadline(time.Now().Add(time.Duration(ms) * time.Millisecond))
-	} else {
-		c.SetDeadline(time.Time{})
+		timeout = time.Duration(ms) * time.Millisecond
 	}
 	limit := e.Cfg.MaxReplyBytes.Load()
-	ncol := st.ColumnCount()
-	before := c.TotalChanges()
-	rows := s.rows[:0]
-	s.setRunning(c)
-	var err error
-	for {
-		var more bool
-		more, err = st.Step()
-		if err != nil || !more {
-			break
-		}
-		if ncol > 0 {
-			rows = st.AppendRow(rows, resp3)
-			res.rows++
-			if limit > 0 && int64(len(rows)) > limit {
-				err = errReplyTooBig{limit}
-				break
-			}
-		}
-	}
+	s.setRunning(cn.c)
+	rows, r, err := cs.st.Run(s.rows[:0], resp3, limit, timeout)
 	s.setRunning(nil)
-	st.Reset()
 	s.rows = rows
+	if errors.Is(err, sqlite.ErrRowsTooBig) {
+		return res, errReplyTooBig{limit}
+	}
 	if err != nil {
 		return res, err
 	}
-	if ncol > 0 {
-		res.columns = true
-		h := &s.hdr
-		h.Reset()
-		h.Proto = 2
-		if resp3 {
-			h.Proto = 3
-		}
-		h.Array(ncol)
-		for i := 0; i < ncol; i++ {
-			h.Array(2)
-			h.BulkString(st.ColumnName(i))
-			if t := st.ColumnDeclType(i); t != "" {
-				h.BulkString(t)
-			} else {
-				h.Null()
-			}
-		}
+	if r.Reprepares != cs.reprep {
+		cs.ncol = cs.st.ColumnCount()
+		cs.hdr = [2][]byte{}
+		cs.reprep = r.Reprepares
+	}
+	if cs.ncol > 0 {
+		res.rows = r.Rows
+		res.header = cs.header(resp3)
 		return res, nil
 	}
-	if c.TotalChanges() != before {
-		res.changes = c.Changes()
-	}
+	res.changes = r.Changes
 	return res, nil
 }
 

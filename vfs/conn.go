@@ -284,7 +284,7 @@ func (c *conn) lockWriter() int {
 // retrying within one already.
 func (c *conn) startBusyWait() {
 	if c.deadline.IsZero() {
-		c.deadline = time.Now().Add(c.d.busyTimeout)
+		c.deadline = time.Now().Add(time.Duration(c.d.busyTimeout.Load()))
 	}
 }
 

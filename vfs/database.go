@@ -124,8 +124,8 @@ type Database struct {
 	name        string
 	store       PageStore
 	pageSize    int64
-	busyTimeout time.Duration
-	zero        []byte // a shared all-zero page for holes
+	busyTimeout atomic.Int64 // nanoseconds; see SetBusyTimeout
+	zero        []byte       // a shared all-zero page for holes
 	waitHook    func(wait func() bool) bool
 	recycle     bool // the store drops superseded pages (PageRecycler)
 
@@ -150,6 +150,7 @@ type Database struct {
 	// reader, for the next commits.
 	freeNodes []*pageNode
 	epoch     uint64
+	epochA    atomic.Uint64 // epoch, for lock-free reads (Epoch)
 	conns     int
 
 	// Waiting for the writer lock (the word at writerPtr): waiters counts
@@ -197,10 +198,11 @@ func newDatabase(v *VFS, name string, store PageStore, o Options) (*Database, er
 		bt = 0
 	}
 	d := &Database{
-		vfs: v, name: name, store: store, pageSize: int64(ps), busyTimeout: bt, waitHook: o.WaitHook,
+		vfs: v, name: name, store: store, pageSize: int64(ps), waitHook: o.WaitHook,
 		zero: make([]byte, ps),
 		wake: make(chan struct{}),
 	}
+	d.busyTimeout.Store(int64(bt))
 	if r, ok := store.(PageRecycler); ok {
 		d.recycle = r.RecyclePages()
 	}
@@ -209,6 +211,7 @@ func newDatabase(v *VFS, name string, store PageStore, o Options) (*Database, er
 		return nil, err
 	}
 	d.epoch = 1
+	d.epochA.Store(1)
 	d.cur = newVersion(1, size, tab)
 	d.cdb = cAllocDB()
 	atomic.StoreUint64(d.seqPtr(), 1)
@@ -247,6 +250,15 @@ func (d *Database) load(seq uint64) (*pageTable, int64, error) {
 	return tab, size, nil
 }
 
+// SetBusyTimeout changes Options.BusyTimeout (zero means
+// DefaultBusyTimeout, negative no wait) for waits that start afterwards.
+func (d *Database) SetBusyTimeout(t time.Duration) {
+	if t == 0 {
+		t = DefaultBusyTimeout
+	}
+	d.busyTimeout.Store(int64(max(t, 0)))
+}
+
 // Name returns the name the database is attached under.
 func (d *Database) Name() string { return d.name }
 
@@ -256,11 +268,7 @@ func (d *Database) PageSize() int { return int(d.pageSize) }
 // Epoch returns the external-change counter. It starts at 1 and grows on
 // every Reload. A connection that has run statements under an older epoch
 // may hold stale caches; see ResetSQL.
-func (d *Database) Epoch() uint64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.epoch
-}
+func (d *Database) Epoch() uint64 { return d.epochA.Load() }
 
 // Reload re-reads the whole store and makes its content the database's
 // current state. Call it after the store was changed by something other
@@ -286,6 +294,7 @@ func (d *Database) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.epoch++
+	d.epochA.Store(d.epoch)
 	d.gcq = nil // chains of the old table die with it
 	d.installLocked(newVersion(seq, size, tab))
 	return nil

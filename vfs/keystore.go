@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/thredis/thredis/keyspace"
@@ -12,6 +13,10 @@ import (
 // ErrNotDatabase is returned by KeyStore.Load when the key holds a hash
 // whose fields are not the pages of a database.
 var ErrNotDatabase = errors.New("the key holds a hash that is not a SQL database")
+
+// ErrUnlockedCommit is KeyStore.Commit's refusal of a commit the SQL layer
+// did not run under the execution lock (see KeyStore.Writable).
+var ErrUnlockedCommit = errors.New("vfs: commit outside the execution lock refused")
 
 // KeyStore is the PageStore the server uses (DESIGN rules 4 and 5): the
 // pages live in the hash at Key of DB, field = the page's byte offset in
@@ -45,6 +50,13 @@ type KeyStore struct {
 	// commit then fails rather than apply a batch to content it did not
 	// start from.
 	Stale bool
+	// Writable is set by the SQL layer while a statement that it runs
+	// under the execution lock may commit. A commit without it is
+	// refused (ErrUnlockedCommit): it would come from a statement the SQL
+	// layer took for read-only, running without the lock, and must not
+	// touch the keyspace. A safety net; it is atomic because such a
+	// statement's goroutine reads it without the lock.
+	Writable atomic.Bool
 	// committing is set while Commit modifies the hash, so the SQL layer's
 	// change watcher can tell its own commits from external changes.
 	committing bool
@@ -133,6 +145,9 @@ var (
 // Commit implements PageStore: the batch becomes the hash's new content
 // and is handed to Propagate as HSET (and HDEL) commands.
 func (s *KeyStore) Commit(b *Batch) error {
+	if !s.Writable.Load() {
+		return ErrUnlockedCommit
+	}
 	if s.Stale {
 		return ErrStale
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	// The SQLite library this VFS registers with is the one mattn's driver
@@ -136,7 +137,7 @@ func (v *VFS) Detach(name string) error {
 // SQLite's busy handler, which retries writes the VFS refused with
 // SQLITE_BUSY (see Options.BusyTimeout).
 func (d *Database) DSN() string {
-	ms := max(d.busyTimeout.Milliseconds(), 1)
+	ms := max(time.Duration(d.busyTimeout.Load()).Milliseconds(), 1)
 	return "file:" + url.PathEscape(d.name) + "?vfs=" + url.QueryEscape(d.vfs.name) +
 		"&_journal_mode=MEMORY&_sync=OFF&_busy_timeout=" + strconv.FormatInt(ms, 10)
 }

@@ -269,20 +269,27 @@ static int sqb_put_int(char *p, sqlite3_int64 v) {
   return sqb_put_uint(p, (sqlite3_uint64)v);
 }
 
+static sqlite3_int64 sqb_row_at(sqbConn *c, sqlite3_stmt *st, int resp3, size_t n);
+
 /* sqb_append_row writes the current row of st into c->buf as a RESP array and
 ** returns its length, or -1 when out of memory. Each column's type is read
 ** before anything that could convert its value. */
 sqlite3_int64 sqb_append_row(sqbConn *c, sqlite3_stmt *st, int resp3) {
-  int ncol = sqlite3_column_count(st);
-  size_t n = 0;
-  int i;
-  char *b;
   if (c->bufCap > SQB_BUF_KEEP) {
     free(c->buf);
     c->buf = 0;
     c->bufCap = 0;
   }
-  if (sqb_reserve(c, 0, 32)) return -1;
+  return sqb_row_at(c, st, resp3, 0);
+}
+
+/* sqb_row_at appends the current row of st to c->buf at offset n and returns
+** the new length, or -1 when out of memory. */
+static sqlite3_int64 sqb_row_at(sqbConn *c, sqlite3_stmt *st, int resp3, size_t n) {
+  int ncol = sqlite3_column_count(st);
+  int i;
+  char *b;
+  if (sqb_reserve(c, n, 32)) return -1;
   b = c->buf;
   b[n++] = '*';
   n += sqb_put_int(b + n, ncol);
@@ -367,6 +374,62 @@ sqlite3_int64 sqb_append_row(sqbConn *c, sqlite3_stmt *st, int resp3) {
     b[n++] = '\n';
   }
   return (sqlite3_int64)n;
+}
+
+/* sqb_run steps st to completion in one call: the rows (when it has result
+** columns) go to c->buf as RESP arrays, *nrows counts them, *changes is the
+** number of rows the statement changed (0 when it changed none, even if
+** sqlite3_changes still reports an earlier statement's count, as after DDL),
+** *reprepares is SQLite's recompile counter for st (the column metadata may
+** have changed when it moves). It stops early with SQB_RUN_TOO_BIG once
+** the rows exceed limit bytes (limit > 0) and with SQB_RUN_NOMEM on
+** allocation failure. The statement is reset before returning, except
+** after an error, whose code it returns (the caller reads the message,
+** then resets). deadlineNs > 0 arms the progress-handler deadline. */
+sqbRun sqb_run(sqbConn *c, sqlite3_stmt *st, int resp3, sqlite3_int64 limit, sqlite3_int64 deadlineNs) {
+  sqbRun r;
+  sqlite3_int64 before = sqlite3_total_changes64(c->db);
+  sqlite3_int64 n = 0, rows = 0;
+  int ncol = sqlite3_column_count(st);
+  int rc;
+  if (deadlineNs > 0) {
+    sqb_set_deadline(c, deadlineNs);
+  } else {
+    c->deadline = 0;
+    c->deadlineHit = 0;
+  }
+  if (c->bufCap > SQB_BUF_KEEP) {
+    free(c->buf);
+    c->buf = 0;
+    c->bufCap = 0;
+  }
+  for (;;) {
+    rc = sqlite3_step(st);
+    if (rc != SQB_SQLITE_ROW) break;
+    if (ncol == 0) continue;
+    n = sqb_row_at(c, st, resp3, (size_t)n);
+    if (n < 0) {
+      rc = SQB_RUN_NOMEM;
+      break;
+    }
+    rows++;
+    if (limit > 0 && n > limit) {
+      rc = SQB_RUN_TOO_BIG;
+      break;
+    }
+  }
+  r.len = n < 0 ? 0 : n;
+  r.rows = rows;
+  r.changes = sqlite3_total_changes64(c->db) != before ? sqlite3_changes64(c->db) : 0;
+  r.reprepares = sqlite3_stmt_status(st, SQB_STMTSTATUS_REPREPARE, 0);
+  if (rc == SQB_SQLITE_DONE) {
+    sqlite3_reset(st);
+    rc = SQB_SQLITE_OK;
+  } else if (rc == SQB_RUN_TOO_BIG || rc == SQB_RUN_NOMEM) {
+    sqlite3_reset(st);
+  }
+  r.rc = rc;
+  return r;
 }
 
 /* ---- scalar functions ---------------------------------------------------- */

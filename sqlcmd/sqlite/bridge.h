@@ -126,6 +126,7 @@ int sqlite3_set_authorizer(sqlite3 *,
                            void *pUserData);
 sqlite3_int64 sqlite3_changes64(sqlite3 *);
 sqlite3_int64 sqlite3_total_changes64(sqlite3 *);
+int sqlite3_stmt_status(sqlite3_stmt *, int op, int resetFlg);
 sqlite3_int64 sqlite3_last_insert_rowid(sqlite3 *);
 int sqlite3_get_autocommit(sqlite3 *);
 sqlite3_stmt *sqlite3_next_stmt(sqlite3 *pDb, sqlite3_stmt *pStmt);
@@ -291,6 +292,18 @@ int sqb_bind_blob(sqlite3_stmt *st, int i, const char *p, int n);
 sqbBytes sqb_column_text(sqlite3_stmt *st, int i);
 sqbBytes sqb_column_bytes(sqlite3_stmt *st, int i);
 sqlite3_int64 sqb_append_row(sqbConn *c, sqlite3_stmt *st, int resp3);
+#define SQB_RUN_TOO_BIG (-2)
+#define SQB_RUN_NOMEM (-3)
+#define SQB_STMTSTATUS_REPREPARE 5
+/* sqbRun is sqb_run's result, returned by value (no Go variable escapes). */
+typedef struct sqbRun {
+  int rc;
+  int reprepares;
+  sqlite3_int64 len;
+  sqlite3_int64 rows;
+  sqlite3_int64 changes;
+} sqbRun;
+sqbRun sqb_run(sqbConn *c, sqlite3_stmt *st, int resp3, sqlite3_int64 limit, sqlite3_int64 deadlineNs);
 int sqb_create_function(sqbConn *c, const char *name, int nArg, int flags, uintptr_t h);
 void sqb_result_text(sqlite3_context *ctx, const char *p, int n);
 void sqb_result_blob(sqlite3_context *ctx, const char *p, int n);

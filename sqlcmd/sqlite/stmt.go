@@ -9,7 +9,9 @@ package sqlite
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 )
 
@@ -238,4 +240,54 @@ func (s *Stmt) AppendRow(dst []byte, resp3 bool) []byte {
 		panic("sqlite: out of memory serializing a row")
 	}
 	return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(s.c.p.buf)), int(n))...)
+}
+
+// ErrRowsTooBig is returned by Run when the rows outgrew its limit.
+var ErrRowsTooBig = errors.New("sqlite: the result is larger than the limit")
+
+// RunResult describes a statement Run to completion.
+type RunResult struct {
+	// Rows is the number of result rows appended.
+	Rows int
+	// Changes is the number of rows the statement inserted, updated or
+	// deleted: 0 for statements that changed none (DDL, SELECT), unlike
+	// sqlite3_changes, which keeps an earlier statement's count.
+	Changes int64
+	// Reprepares is SQLite's recompile counter for the statement (after a
+	// schema change); column names and types may differ once it moves.
+	Reprepares int
+}
+
+// Run steps the bound statement to completion in one cgo call, appending
+// every result row to dst as a RESP array (see AppendRow), and resets it.
+// limit > 0 stops it with ErrRowsTooBig once the rows take more than limit
+// bytes; timeout > 0 arms the connection's deadline (SetDeadline) that
+// long from now, timeout == 0 clears it. On a SQLite error the statement
+// is reset too, and the error carries SQLite's message.
+func (s *Stmt) Run(dst []byte, resp3 bool, limit int64, timeout time.Duration) ([]byte, RunResult, error) {
+	var res RunResult
+	if s.c.p == nil || s.p == nil {
+		return dst, res, errClosed
+	}
+	r3 := C.int(0)
+	if resp3 {
+		r3 = 1
+	}
+	r := C.sqb_run(s.c.p, s.p, r3, C.sqlite3_int64(limit), C.sqlite3_int64(timeout))
+	if r.len > 0 {
+		dst = append(dst, unsafe.Slice((*byte)(unsafe.Pointer(s.c.p.buf)), int(r.len))...)
+	}
+	res = RunResult{Rows: int(r.rows), Changes: int64(r.changes), Reprepares: int(r.reprepares)}
+	rc := r.rc
+	switch rc {
+	case C.SQB_SQLITE_OK:
+		return dst, res, nil
+	case C.SQB_RUN_TOO_BIG:
+		return dst, res, ErrRowsTooBig
+	case C.SQB_RUN_NOMEM:
+		return dst, res, &Error{Code: ErrNoMem, ExtendedCode: ErrNoMem, Msg: "out of memory"}
+	}
+	err := s.c.err(rc)
+	C.sqlite3_reset(s.p)
+	return dst, res, err
 }
