@@ -9,8 +9,8 @@ LDFLAGS   := -X main.version=$(VERSION)
 # SQLite is linked with cgo; keep one build mode everywhere.
 export CGO_ENABLED := 1
 
-# Fuzz targets in ./server and how long each runs under `make test`.
-FUZZ_TARGETS := FuzzRequestStream FuzzRequestReader FuzzCommands
+# Fuzz targets (package:target) and how long each runs under `make test`.
+FUZZ_TARGETS := ./server:FuzzRequestStream ./server:FuzzRequestReader ./server:FuzzCommands ./canonint:FuzzParse
 FUZZTIME     ?= 10s
 
 # Programs `make deps` guarantees (tests and bench/ use them).
@@ -32,11 +32,12 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 # Each fuzz target runs on its own (go test allows one -fuzz per package),
-# starting from its seed corpus in server/testdata/fuzz.
+# starting from its seed corpus in <package>/testdata/fuzz.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t ($(FUZZTIME))"; \
-		$(GO) test ./server -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME); \
+	@set -e; for pt in $(FUZZ_TARGETS); do \
+		p=$${pt%%:*}; t=$${pt#*:}; \
+		echo "fuzz $$p $$t ($(FUZZTIME))"; \
+		$(GO) test $$p -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME); \
 	done
 
 lint:

@@ -93,6 +93,8 @@ func (h sqlHost) Unlock() {
 
 func (h sqlHost) Keyspace() *keyspace.Keyspace { return h.s.ks }
 
+func (h sqlHost) Flush() { h.s.flushPropagation(true) }
+
 func (h sqlHost) Propagate(db int, argv [][]byte) {
 	h.s.prop = append(h.s.prop, cmdlog.Op{DB: db, Argv: argv})
 }

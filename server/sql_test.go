@@ -760,8 +760,10 @@ func TestSQLBusyTimeout(t *testing.T) {
 		t.Fatal(errs)
 	}
 	slices.Sort(lat)
-	if len(lat) < 5 || lat[len(lat)-1] > 150*time.Millisecond {
-		t.Errorf("other clients during the wait: %d GET+PING, slowest %v", len(lat), lat[len(lat)-1])
+	// Blocked clients would get one or two round trips through the whole
+	// wait; the median bound is loose for a loaded machine under -race.
+	if len(lat) < 5 || lat[len(lat)/2] > 100*time.Millisecond {
+		t.Errorf("other clients during the wait: %d GET+PING, median %v, slowest %v", len(lat), lat[len(lat)/2], lat[len(lat)-1])
 	}
 	if n := sqlInfoInt(t, infoSQL(t, a), "sql_busy_errors"); n != busy0+1 {
 		t.Errorf("sql_busy_errors %d, was %d", n, busy0)

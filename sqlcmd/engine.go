@@ -41,6 +41,9 @@ type Host interface {
 	// Propagate adds one command to the effects of the command being
 	// executed, for database db; lock held.
 	Propagate(db int, argv [][]byte)
+	// Flush appends the effects propagated so far as one atomic entry;
+	// lock held.
+	Flush()
 	// Call runs a read-only command on database db with the lock held
 	// and returns its RESP2 reply, for the redis() SQL function.
 	Call(db int, args [][]byte) []byte
@@ -211,6 +214,15 @@ func (e *Engine) attachLocked(id dbKey) (*database, error) {
 	e.mu.Unlock()
 	d := &database{e: e, id: id, name: name, uri: "file:" + name + "?vfs=" + e.vfs.Name()}
 	d.store = &vfs.KeyStore{DB: kdb, Key: id.key, Propagate: func(argv [][]byte) { e.host.Propagate(id.db, argv) }}
+	d.store.Committed = func() {
+		// One log entry per SQL transaction, appended at once: a
+		// statement can commit more than once (PRAGMA optimize runs
+		// ANALYZE), and a later commit may recycle this one's pages.
+		// Inside EXEC the block is one entry and CopyPages protects it.
+		if !e.noWait {
+			e.host.Flush()
+		}
+	}
 	ps := int(e.Cfg.PageSize.Load())
 	if sz := existingPageSize(kdb, id.key); sz > 0 {
 		ps = sz

@@ -40,6 +40,11 @@ type KeyStore struct {
 	// until the caller's command-log entry is appended, unless CopyPages
 	// is set.
 	Propagate func(argv [][]byte)
+	// Committed, when set, is called at the end of every Commit, after
+	// Propagate: the SQL layer appends the batch to the command log
+	// there, so the log has encoded the batch before anything can
+	// recycle its pages or its argv (unless CopyPages).
+	Committed func()
 	// CopyPages makes the page values handed to Propagate copies. The SQL
 	// layer sets it while several commits may precede the log append (a
 	// MULTI/EXEC block): a later commit in the block may recycle an
@@ -62,6 +67,7 @@ type KeyStore struct {
 	committing bool
 
 	fields []string // decimal field names by page number
+	argv   [][]byte // reused HSET argv (see Commit)
 }
 
 // Committing reports whether the store itself is changing the hash (the
@@ -158,7 +164,13 @@ func (s *KeyStore) Commit(b *Batch) error {
 	}
 	var hset, hdel [][]byte
 	if len(b.Pages) > 0 {
-		hset = make([][]byte, 0, 2+2*len(b.Pages))
+		if s.CopyPages {
+			hset = make([][]byte, 0, 2+2*len(b.Pages))
+		} else {
+			// The log encoded the previous commit's entry when it
+			// ended (Committed), so its argv can be reused.
+			hset = s.argv[:0]
+		}
 		hset = append(hset, argHSET, key)
 	}
 	var logCopy []byte
@@ -184,9 +196,14 @@ func (s *KeyStore) Commit(b *Batch) error {
 			hdel = append(hdel, unsafe.Slice(unsafe.StringData(f), len(f)))
 		}
 	}
+	if !s.CopyPages {
+		s.argv = hset
+	}
 	s.committing = true
 	s.DB.Modified(key)
-	s.DB.DeleteIfEmpty(key)
+	if h.Len() == 0 {
+		s.DB.DeleteIfEmpty(key)
+	}
 	s.committing = false
 	if s.Propagate != nil {
 		if hset != nil {
@@ -195,6 +212,9 @@ func (s *KeyStore) Commit(b *Batch) error {
 		if hdel != nil {
 			s.Propagate(hdel)
 		}
+	}
+	if s.Committed != nil {
+		s.Committed()
 	}
 	return nil
 }
