@@ -153,6 +153,7 @@ func New(host Host, logger *slog.Logger, cfg *Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sql: %w", err)
 	}
+	installBoost()
 	return &Engine{host: host, log: logger, vfs: v, Cfg: cfg, dbs: make(map[dbKey]*database), nextID: int(engineSeq.Add(1)) << 32}, nil
 }
 

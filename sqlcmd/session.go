@@ -526,6 +526,9 @@ func (s *Session) stepOnce(cn *conn, cs *cachedStmt, resp3 bool) (stmtResult, er
 	s.setRunning(cn.c)
 	rows, r, err := cs.st.Run(s.rows[:0], resp3, limit, timeout)
 	s.setRunning(nil)
+	if r.Long {
+		boost.end()
+	}
 	s.rows = rows
 	if errors.Is(err, sqlite.ErrRowsTooBig) {
 		return res, errReplyTooBig{limit}

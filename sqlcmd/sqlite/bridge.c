@@ -26,10 +26,18 @@ static sqlite3_int64 sqb_now(void) {
 ** running statement fail with SQLITE_INTERRUPT. */
 #define SQB_PROGRESS_OPS 1000
 
+sqlite3_int64 sqb_long_ns = 0;
+
 static int sqb_progress(void *p) {
   sqbConn *c = (sqbConn *)p;
-  if (c->deadline == 0) return 0;
-  if (sqb_now() >= c->deadline) {
+  sqlite3_int64 now;
+  if (c->deadline == 0 && (c->longAt == 0 || c->longFired)) return 0;
+  now = sqb_now();
+  if (c->longAt != 0 && !c->longFired && now >= c->longAt) {
+    c->longFired = 1;
+    sqbGoLongStatement();
+  }
+  if (c->deadline != 0 && now >= c->deadline) {
     c->deadlineHit = 1;
     return 1;
   }
@@ -403,6 +411,8 @@ sqbRun sqb_run(sqbConn *c, sqlite3_stmt *st, int resp3, sqlite3_int64 limit, sql
     c->buf = 0;
     c->bufCap = 0;
   }
+  c->longFired = 0;
+  c->longAt = sqb_long_ns > 0 ? sqb_now() + sqb_long_ns : 0;
   for (;;) {
     rc = sqlite3_step(st);
     if (rc != SQB_SQLITE_ROW) break;
@@ -418,6 +428,8 @@ sqbRun sqb_run(sqbConn *c, sqlite3_stmt *st, int resp3, sqlite3_int64 limit, sql
       break;
     }
   }
+  c->longAt = 0;
+  r.longFired = c->longFired;
   r.len = n < 0 ? 0 : n;
   r.rows = rows;
   r.changes = sqlite3_total_changes64(c->db) != before ? sqlite3_changes64(c->db) : 0;

@@ -226,6 +226,8 @@ typedef struct sqbConn {
   sqlite3 *db;
   sqlite3_int64 deadline; /* CLOCK_MONOTONIC ns at which to interrupt; 0 none */
   int deadlineHit;        /* the progress handler interrupted a statement */
+  sqlite3_int64 longAt;   /* CLOCK_MONOTONIC ns at which sqb_run's statement counts as long; 0 none */
+  int longFired;          /* sqbGoLongStatement was called for the running statement */
   int trusted;            /* authorizer allows everything */
   const char *denial;     /* static reason of the last denial, or NULL */
   char *buf;              /* AppendRow output buffer (malloc) */
@@ -292,6 +294,7 @@ int sqb_bind_blob(sqlite3_stmt *st, int i, const char *p, int n);
 sqbBytes sqb_column_text(sqlite3_stmt *st, int i);
 sqbBytes sqb_column_bytes(sqlite3_stmt *st, int i);
 sqlite3_int64 sqb_append_row(sqbConn *c, sqlite3_stmt *st, int resp3);
+extern sqlite3_int64 sqb_long_ns; /* see SetLongStatementHook; 0: off */
 #define SQB_RUN_TOO_BIG (-2)
 #define SQB_RUN_NOMEM (-3)
 #define SQB_STMTSTATUS_REPREPARE 5
@@ -299,6 +302,7 @@ sqlite3_int64 sqb_append_row(sqbConn *c, sqlite3_stmt *st, int resp3);
 typedef struct sqbRun {
   int rc;
   int reprepares;
+  int longFired;
   sqlite3_int64 len;
   sqlite3_int64 rows;
   sqlite3_int64 changes;

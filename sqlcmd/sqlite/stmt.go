@@ -11,6 +11,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -256,6 +257,9 @@ type RunResult struct {
 	// Reprepares is SQLite's recompile counter for the statement (after a
 	// schema change); column names and types may differ once it moves.
 	Reprepares int
+	// Long reports that the statement ran long enough for the hook of
+	// SetLongStatementHook to be called.
+	Long bool
 }
 
 // Run steps the bound statement to completion in one cgo call, appending
@@ -277,7 +281,7 @@ func (s *Stmt) Run(dst []byte, resp3 bool, limit int64, timeout time.Duration) (
 	if r.len > 0 {
 		dst = append(dst, unsafe.Slice((*byte)(unsafe.Pointer(s.c.p.buf)), int(r.len))...)
 	}
-	res = RunResult{Rows: int(r.rows), Changes: int64(r.changes), Reprepares: int(r.reprepares)}
+	res = RunResult{Rows: int(r.rows), Changes: int64(r.changes), Reprepares: int(r.reprepares), Long: r.longFired != 0}
 	rc := r.rc
 	switch rc {
 	case C.SQB_SQLITE_OK:
@@ -290,4 +294,26 @@ func (s *Stmt) Run(dst []byte, resp3 bool, limit int64, timeout time.Duration) (
 	err := s.c.err(rc)
 	C.sqlite3_reset(s.p)
 	return dst, res, err
+}
+
+// longHook is the function SetLongStatementHook installed.
+var longHook atomic.Pointer[func()]
+
+// SetLongStatementHook makes Stmt.Run call fn once a statement has run for
+// after (checked by the progress handler, every 1000 virtual machine
+// instructions), on the statement's own thread, from inside SQLite; the
+// statement's RunResult.Long then tells the caller to undo whatever fn
+// did. after <= 0 switches it off. It is process-wide, like what it is
+// for (the SQL layer gives the Go scheduler one more thread while a long
+// statement runs): call it before statements run.
+func SetLongStatementHook(after time.Duration, fn func()) {
+	longHook.Store(&fn)
+	C.sqb_long_ns = C.sqlite3_int64(max(after, 0))
+}
+
+//export sqbGoLongStatement
+func sqbGoLongStatement() {
+	if fn := longHook.Load(); fn != nil && *fn != nil {
+		(*fn)()
+	}
 }
