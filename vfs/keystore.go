@@ -67,6 +67,7 @@ type KeyStore struct {
 	committing bool
 
 	fields []string // decimal field names by page number
+	key    []byte   // Key, converted once
 	argv   [][]byte // reused HSET argv (see Commit)
 }
 
@@ -157,7 +158,10 @@ func (s *KeyStore) Commit(b *Batch) error {
 	if s.Stale {
 		return ErrStale
 	}
-	key := []byte(s.Key)
+	if s.key == nil {
+		s.key = []byte(s.Key)
+	}
+	key := s.key
 	h, err := s.DB.HashForWrite(key, true)
 	if err != nil {
 		return fmt.Errorf("committing to %q: %w", s.Key, err)

@@ -294,6 +294,9 @@ int sqb_bind_blob(sqlite3_stmt *st, int i, const char *p, int n);
 sqbBytes sqb_column_text(sqlite3_stmt *st, int i);
 sqbBytes sqb_column_bytes(sqlite3_stmt *st, int i);
 sqlite3_int64 sqb_append_row(sqbConn *c, sqlite3_stmt *st, int resp3);
+int sqlite3_config(int, ...);
+#define SQB_CONFIG_MEMSTATUS 9
+int sqb_memstatus_off(void);
 extern sqlite3_int64 sqb_long_ns; /* see SetLongStatementHook; 0: off */
 #define SQB_RUN_TOO_BIG (-2)
 #define SQB_RUN_NOMEM (-3)

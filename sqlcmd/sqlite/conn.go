@@ -125,6 +125,11 @@ const openFlags = C.SQB_OPEN_READWRITE | C.SQB_OPEN_CREATE | C.SQB_OPEN_URI | C.
 
 // Conn is a SQLite database connection. It must be used by one goroutine
 // at a time, except for Interrupt.
+// init switches SQLite's memory statistics off before anything opens a
+// database (the library initializes on first use; see sqb_memstatus_off).
+// In a process where SQLite is already initialized this is a no-op.
+func init() { C.sqb_memstatus_off() }
+
 type Conn struct {
 	p *C.sqbConn
 	// mu serializes Interrupt, which may come from any goroutine, with
