@@ -19,9 +19,11 @@ import (
 // benchmark client or application on the same machine, a second runtime
 // thread mostly steals CPU from it and adds cross-thread hand-offs (measured
 // on a 2-core machine: about 0.6x of redis-server's pipelined throughput
-// with GOMAXPROCS=2, about 0.9-1.0x with 1). SQL statements are unaffected:
-// SQLite runs in cgo calls, which execute on their own OS threads outside
-// GOMAXPROCS, so long SQL queries still run in parallel with commands.
+// with GOMAXPROCS=2, about 0.9-1.0x with 1). SQL statements run in cgo
+// calls, on their own OS threads outside GOMAXPROCS; one that runs long
+// (and so may keep a P through its page-read callbacks into the VFS) gets
+// one more P until it ends (sqlcmd/procboost.go), so long SQL queries still
+// run in parallel with commands.
 //
 // GC: memtune keeps the heap target at live + max(32 MiB, 20%), instead of
 // Go's default 2x live, so RSS tracks the dataset like Redis's does.
