@@ -93,7 +93,16 @@ type proc struct {
 // end of the test if still running.
 func runThredis(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return runThredisIn(t, "", nil, args...)
+}
+
+// runThredisIn is runThredis with working directory dir and environment
+// env ("" and nil: the test's own).
+func runThredisIn(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(thredisBinary(t), args...), done: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Env = env
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -147,7 +156,12 @@ func freePort(t *testing.T) int {
 // on port.
 func startThredis(t *testing.T, port int, args ...string) *proc {
 	t.Helper()
-	p := runThredis(t, args...)
+	return waitListening(t, runThredis(t, args...), port)
+}
+
+// waitListening waits until p accepts connections on port.
+func waitListening(t *testing.T, p *proc, port int) *proc {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(15 * time.Second)
 	for {

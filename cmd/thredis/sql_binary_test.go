@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -27,44 +25,7 @@ import (
 // environment env, and waits until it accepts connections on port.
 func startThredisIn(t *testing.T, port int, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(thredisBinary(t), args...), done: make(chan struct{})}
-	p.cmd.Dir = dir
-	p.cmd.Env = env
-	p.cmd.Stdout = &p.stdout
-	p.cmd.Stderr = &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("thredis exited during start-up (%v); stderr:\n%s", p.err, p.stderr.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("thredis not listening on %s: %v; stderr:\n%s", addr, err, p.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return waitListening(t, runThredisIn(t, dir, env, args...), port)
 }
 
 // TestSQLSeedDemoRedisCLI is the seed's demo (issue 3, acceptance 1) run
