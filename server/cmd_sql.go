@@ -71,11 +71,11 @@ func (c *Client) guardSQL(cmd *Command, args [][]byte) bool {
 	if cmd.Flags&FlagGuardSQL == 0 || c.flags.Load()&uint32(clientMaster) != 0 {
 		return false
 	}
-	for _, i := range cmd.KeyPositions(args) {
-		if sqlcmd.IsDatabase(c.DB, args[i]) {
-			c.replyError("ERR key '" + safeArg(args[i]) + "' holds a SQL database: change it with SQL, or remove it with DEL")
-			return true
-		}
+	// Every guarded command has exactly one key, at FirstKey (checked
+	// without KeyPositions, which allocates: this runs for every HSET).
+	if i := cmd.FirstKey; i > 0 && i < len(args) && sqlcmd.IsDatabase(c.DB, args[i]) {
+		c.replyError("ERR key '" + safeArg(args[i]) + "' holds a SQL database: change it with SQL, or remove it with DEL")
+		return true
 	}
 	return false
 }

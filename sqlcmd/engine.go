@@ -374,7 +374,9 @@ func (e *Engine) Info() Info {
 // the pages. Lock held.
 func IsDatabase(db *keyspace.DB, key []byte) bool {
 	h, err := db.HashForWrite(key, false) // a lookup without hit/miss stats
-	if err != nil || h == nil {
+	// Pages are over 64 bytes, so a database hash never has the compact
+	// encoding: ordinary small hashes are ruled out without a field scan.
+	if err != nil || h == nil || h.Compact() {
 		return false
 	}
 	v, ok := h.GetString("0")
