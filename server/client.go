@@ -187,21 +187,9 @@ func (c *Client) processQuiet(args [][]byte) {
 func (c *Client) dispatch(args [][]byte) {
 	s := c.s
 	s.stats.commandsProcessed.Add(1)
-	cmd := s.table.Lookup(args[0])
-	if cmd == nil {
-		c.reject(nil, unknownCommandError(args))
-		return
-	}
-	if cmd.Sub != nil {
-		sub, msg := resolveSub(cmd, args)
-		if sub == nil {
-			c.reject(nil, msg)
-			return
-		}
-		cmd = sub
-	}
-	if !cmd.arityOK(len(args)) {
-		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.FullName()+"' command")
+	cmd, msg := s.table.resolve(args)
+	if msg != "" {
+		c.reject(cmd, msg)
 		return
 	}
 	if !c.authed && cmd.Flags&FlagNoAuth == 0 {

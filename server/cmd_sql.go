@@ -106,19 +106,9 @@ func (h sqlHost) Call(db int, args [][]byte) []byte {
 	s := h.s
 	fc := &Client{s: s, ID: -1, DB: s.ks.DB(db), DBIndex: db, authed: true, locked: true, addr: "sql"}
 	fc.W.Proto = 2
-	cmd := s.table.Lookup(args[0])
-	if cmd == nil {
-		return []byte("-" + unknownCommandError(args) + "\r\n")
-	}
-	if cmd.Sub != nil {
-		sub, msg := resolveSub(cmd, args)
-		if sub == nil {
-			return []byte("-" + msg + "\r\n")
-		}
-		cmd = sub
-	}
-	if !cmd.arityOK(len(args)) {
-		return []byte("-ERR wrong number of arguments for '" + cmd.FullName() + "' command\r\n")
+	cmd, msg := s.table.resolve(args)
+	if msg != "" {
+		return []byte("-" + msg + "\r\n")
 	}
 	if cmd.Flags&FlagReadonly == 0 || cmd.Flags&(FlagWrite|FlagUnlocked|FlagAdmin|FlagPubSub|FlagNoScript) != 0 {
 		return []byte("-ERR only read-only commands can run in redis(), and '" + cmd.FullName() + "' is not one\r\n")

@@ -264,6 +264,28 @@ func resolveSub(cmd *Command, args [][]byte) (*Command, string) {
 	return nil, "ERR unknown subcommand '" + safeArg(args[1]) + "'. Try " + strings.ToUpper(cmd.Name) + " HELP."
 }
 
+// resolve finds the command (or subcommand) args name and checks its
+// arity, as Redis's processCommand does before anything else. On failure
+// it returns Redis's error text, with the command when it was found (its
+// rejected-calls counter counts the failure) or nil.
+func (t *Table) resolve(args [][]byte) (*Command, string) {
+	cmd := t.Lookup(args[0])
+	if cmd == nil {
+		return nil, unknownCommandError(args)
+	}
+	if cmd.Sub != nil {
+		sub, msg := resolveSub(cmd, args)
+		if sub == nil {
+			return nil, msg
+		}
+		cmd = sub
+	}
+	if !cmd.arityOK(len(args)) {
+		return cmd, "ERR wrong number of arguments for '" + cmd.FullName() + "' command"
+	}
+	return cmd, ""
+}
+
 // dispatchSub runs the subcommand named by args[1] of a container command
 // (CONFIG, CLIENT, ...), with Redis's errors for unknown subcommands and
 // wrong arity.

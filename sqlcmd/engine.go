@@ -100,15 +100,14 @@ type dbKey struct {
 type database struct {
 	e     *Engine
 	id    dbKey
-	name  string // VFS name
-	uri   string
+	uri   string // opens the database through the VFS
 	store *vfs.KeyStore
 	vdb   *vfs.Database
-	// stale mirrors store.Stale for lock-free readers: the hash was
-	// changed externally and the VFS must reload it before the next
-	// statement.
-	stale atomic.Bool
 }
+
+// stale reports that the hash was changed externally and the VFS must
+// reload it before the next statement; safe without the lock.
+func (d *database) stale() bool { return d.store.Stale.Load() }
 
 // vfsRegistry keeps one VFS registration per name for the process:
 // SQLite keeps registered VFS objects forever, and tests start many
@@ -167,28 +166,42 @@ func (d *database) WatchedKeyTouched() {
 	if d.store.Committing() {
 		return
 	}
-	d.store.Stale = true
-	d.stale.Store(true)
+	d.store.Stale.Store(true)
 }
 
 // reloadLocked makes the VFS re-read a stale database. Lock held.
 func (d *database) reloadLocked() error {
-	if !d.store.Stale {
-		d.stale.Store(false)
+	if !d.stale() {
 		return nil
 	}
 	// The key now holds another type (DEL then SET): the same reply as
 	// for a key that held it from the start.
-	if k := d.store.DB.Type([]byte(d.id.key)); k != keyspace.KindNone && k != keyspace.KindHash {
-		return errWrongType
+	if holdsNonHash(d.store.DB, d.id.key) {
+		return keyspace.ErrWrongType
 	}
-	d.store.Stale = false
+	// Stale stays set until the reload is done, so readers checking it
+	// without the lock wait for the new content.
 	if err := d.vdb.Reload(); err != nil {
-		d.store.Stale = true
 		return err
 	}
-	d.stale.Store(false)
+	d.store.Stale.Store(false)
 	return nil
+}
+
+// holdsNonHash reports whether key exists with a type other than hash.
+func holdsNonHash(db *keyspace.DB, key string) bool {
+	k := db.Type([]byte(key))
+	return k != keyspace.KindNone && k != keyspace.KindHash
+}
+
+// busyWait converts sql-busy-timeout (ms) to vfs.Options.BusyTimeout:
+// 0 means no wait, which the VFS spells as a negative duration (its zero
+// is the 5 s default).
+func busyWait(ms int64) time.Duration {
+	if ms <= 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // lookup returns the attached database for key in db (nil if none).
@@ -206,14 +219,14 @@ func (e *Engine) attachLocked(id dbKey) (*database, error) {
 	}
 	ks := e.host.Keyspace()
 	kdb := ks.DB(id.db)
-	if k := kdb.Type([]byte(id.key)); k != keyspace.KindNone && k != keyspace.KindHash {
-		return nil, errWrongType
+	if holdsNonHash(kdb, id.key) {
+		return nil, keyspace.ErrWrongType
 	}
 	e.mu.Lock()
 	e.nextID++
 	name := fmt.Sprintf("sql%d", e.nextID)
 	e.mu.Unlock()
-	d := &database{e: e, id: id, name: name, uri: "file:" + name + "?vfs=" + e.vfs.Name()}
+	d := &database{e: e, id: id, uri: "file:" + name + "?vfs=" + e.vfs.Name()}
 	d.store = &vfs.KeyStore{DB: kdb, Key: id.key, Propagate: func(argv [][]byte) { e.host.Propagate(id.db, argv) }}
 	d.store.Committed = func() {
 		// One log entry per SQL transaction, appended at once: a
@@ -228,13 +241,9 @@ func (e *Engine) attachLocked(id dbKey) (*database, error) {
 	if sz := existingPageSize(kdb, id.key); sz > 0 {
 		ps = sz
 	}
-	busy := time.Duration(e.Cfg.BusyTimeout.Load()) * time.Millisecond
-	if busy <= 0 {
-		busy = -1 // sql-busy-timeout 0: do not wait (0 is the VFS's default, 5 s)
-	}
 	vdb, err := e.vfs.Attach(name, d.store, vfs.Options{
 		PageSize:    ps,
-		BusyTimeout: busy,
+		BusyTimeout: busyWait(e.Cfg.BusyTimeout.Load()),
 		WaitHook:    d.waitHook,
 	})
 	if err != nil {
@@ -294,7 +303,7 @@ func (d *database) waitHook(wait func() bool) bool {
 	e.host.Lock()
 	d.store.Writable.Store(writable)
 	e.noWait = false
-	if d.stale.Load() {
+	if d.stale() {
 		// Changed while we waited: reload now, so the retry sees the
 		// new content (the VFS then refuses the old snapshot).
 		if err := d.reloadLocked(); err != nil {
@@ -350,7 +359,7 @@ func (e *Engine) Info() Info {
 	}
 	for _, d := range dbs {
 		st := d.vdb.Stats()
-		if d.stale.Load() {
+		if d.stale() {
 			// Changed (DEL, RENAME, FLUSHALL, ...) since the VFS last
 			// loaded it: report what the key holds now.
 			st.Pages, st.Bytes = storedSize(d.store.DB, d.id.key)

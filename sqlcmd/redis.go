@@ -212,7 +212,7 @@ func (t *redisTable) Rows() ([][]sqlite.Value, error) {
 				err = gerr
 				return
 			}
-			rows = append(rows, []sqlite.Value{text(t.key), blobCopy(v), {Type: sqlite.TypeNull}})
+			rows = append(rows, []sqlite.Value{text(t.key), text(string(v)), {Type: sqlite.TypeNull}})
 		case keyspace.KindHash:
 			h, herr := db.Hash(key)
 			if herr != nil || h == nil {
@@ -231,8 +231,5 @@ func (t *redisTable) Rows() ([][]sqlite.Value, error) {
 	return rows, err
 }
 
+// text returns s as a TEXT value holding its own copy of the bytes.
 func text(s string) sqlite.Value { return sqlite.Value{Type: sqlite.TypeText, Bytes: []byte(s)} }
-
-func blobCopy(b []byte) sqlite.Value {
-	return sqlite.Value{Type: sqlite.TypeText, Bytes: append([]byte(nil), b...)}
-}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/thredis/thredis/canonint"
+	"github.com/thredis/thredis/keyspace"
 	"github.com/thredis/thredis/resp"
 	"github.com/thredis/thredis/sqlcmd/sqlite"
 	"github.com/thredis/thredis/vfs"
@@ -36,17 +37,13 @@ type Request struct {
 
 // Error replies.
 const (
-	errPrefix        = "ERR SQL error: "
-	errReadOnly      = "READONLY You can't write against a read only replica."
-	errQueryOnly     = "ERR SQL.QUERY only runs read-only statements; use SQL.EXEC to write"
-	errEmpty         = "ERR SQL error: no statement to run"
-	errWrongTypeText = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	errPrefix    = "ERR SQL error: "
+	errReadOnly  = "READONLY You can't write against a read only replica."
+	errQueryOnly = "ERR SQL.QUERY only runs read-only statements; use SQL.EXEC to write"
+	errEmpty     = "ERR SQL error: no statement to run"
 )
 
-var (
-	errWrongType   = errors.New(errWrongTypeText)
-	errNotDatabase = errors.New("ERR key does not hold a SQL database")
-)
+var errNotDatabase = errors.New("ERR key does not hold a SQL database")
 
 // maxCachedStmts bounds each connection's prepared-statement cache.
 const maxCachedStmts = 128
@@ -195,7 +192,7 @@ func (s *Session) Exec(req *Request, w *resp.Writer) {
 		}()
 	}
 	cn := s.last
-	if cn == nil || cn.d.id.db != req.DB || cn.d.id.key != string(req.Key) || cn.d.stale.Load() {
+	if cn == nil || cn.d.id.db != req.DB || cn.d.id.key != string(req.Key) || cn.d.stale() {
 		d, err := s.database(dbKey{req.DB, string(req.Key)})
 		if err != nil {
 			w.Error(err.Error())
@@ -227,7 +224,7 @@ func (s *Session) Exec(req *Request, w *resp.Writer) {
 func (s *Session) database(id dbKey) (*database, error) {
 	e := s.e
 	d := e.lookup(id)
-	if d != nil && !d.stale.Load() {
+	if d != nil && !d.stale() {
 		return d, nil
 	}
 	s.lock()
@@ -237,7 +234,7 @@ func (s *Session) database(id dbKey) (*database, error) {
 		return nil, err
 	}
 	if err := d.reloadLocked(); err != nil {
-		if errors.Is(err, errWrongType) {
+		if errors.Is(err, keyspace.ErrWrongType) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", errNotDatabase, err)
@@ -318,11 +315,7 @@ func (cn *conn) syncBusyTimeout(ms int64) {
 		return
 	}
 	cn.busyMs = ms
-	wait := time.Duration(ms) * time.Millisecond
-	if ms <= 0 {
-		wait = -1 // no wait (0 would mean the VFS's default)
-	}
-	cn.d.vdb.SetBusyTimeout(wait)
+	cn.d.vdb.SetBusyTimeout(busyWait(ms))
 	cn.c.SetTrusted(true)
 	cn.c.Exec("PRAGMA busy_timeout=" + strconv.FormatInt(max(ms, 1), 10))
 	cn.c.SetTrusted(false)
@@ -424,11 +417,11 @@ func (s *Session) run(cn *conn, req *Request, w *resp.Writer) {
 // prepareFresh prepares text, first bringing the connection up to date
 // after an external change (its page cache and schema are then reset).
 func (s *Session) prepareFresh(cn *conn, text []byte) (*cachedStmt, int, error) {
-	if cn.d.stale.Load() {
+	if cn.d.stale() {
 		s.lock()
 		err := cn.d.reloadLocked()
 		s.unlock()
-		if errors.Is(err, errWrongType) {
+		if errors.Is(err, keyspace.ErrWrongType) {
 			return nil, 0, err
 		}
 		if err != nil {
@@ -556,7 +549,7 @@ func (s *Session) fail(cn *conn, w *resp.Writer, err error) {
 	e.Stats.Errors.Add(1)
 	var tooBig errReplyTooBig
 	switch {
-	case errors.Is(err, errNotDatabase), errors.Is(err, errWrongType):
+	case errors.Is(err, errNotDatabase), errors.Is(err, keyspace.ErrWrongType):
 		w.Error(err.Error())
 	case errors.As(err, &tooBig):
 		w.Error(errPrefix + tooBig.Error())

@@ -53,8 +53,9 @@ type KeyStore struct {
 	// Stale is set when something other than this store changed the hash
 	// (DEL, RENAME, FLUSHALL, ...) and the VFS has not reloaded it yet; a
 	// commit then fails rather than apply a batch to content it did not
-	// start from.
-	Stale bool
+	// start from. Atomic: the SQL layer reads it without the lock to
+	// decide whether a statement must first take the lock and reload.
+	Stale atomic.Bool
 	// Writable is set by the SQL layer while a statement that it runs
 	// under the execution lock may commit. A commit without it is
 	// refused (ErrUnlockedCommit): it would come from a statement the SQL
@@ -155,7 +156,7 @@ func (s *KeyStore) Commit(b *Batch) error {
 	if !s.Writable.Load() {
 		return ErrUnlockedCommit
 	}
-	if s.Stale {
+	if s.Stale.Load() {
 		return ErrStale
 	}
 	if s.key == nil {

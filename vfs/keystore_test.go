@@ -64,7 +64,7 @@ func TestKeyStore(t *testing.T) {
 		t.Fatal("Load did not give the hash and the VFS one private copy")
 	}
 	// After an external change the store refuses to commit.
-	st.Stale = true
+	st.Stale.Store(true)
 	if err := st.Commit(batch); !errors.Is(err, ErrStale) {
 		t.Fatalf("stale commit: %v", err)
 	}
