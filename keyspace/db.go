@@ -95,6 +95,7 @@ func (db *DB) deleteExpired(key string) {
 	// buffer: hand it the dict's own (immutable) copy instead.
 	if e := db.dict.find(key); e != nil {
 		key = e.key
+		db.preWrite(key, &e.val)
 	}
 	db.dict.Delete(key)
 	db.expires.Delete(key)
@@ -196,8 +197,10 @@ func (db *DB) setString(key []byte, s string, keepTTL bool) {
 	ob := db.lookup(key, false)
 	if ob == nil {
 		ob, _ = db.dict.Upsert(string(key))
+	} else {
+		db.preWrite(unsafeString(key), ob)
 	}
-	*ob = object{s: s, lru: db.ks.LRUClock()}
+	*ob = object{s: s, lru: db.ks.LRUClock(), snap: db.ks.snapEpoch}
 	if !keepTTL && db.expires.Len() > 0 {
 		db.expires.Delete(unsafeString(key))
 	}
@@ -215,7 +218,9 @@ func (db *DB) StringBuffer(key []byte, create bool) (*[]byte, error) {
 			return nil, nil
 		}
 		ob, _ = db.dict.Upsert(string(key))
-		*ob = object{lru: db.ks.LRUClock()}
+		*ob = object{lru: db.ks.LRUClock(), snap: db.ks.snapEpoch}
+	} else {
+		db.preWrite(unsafeString(key), ob)
 	}
 	switch o := ob.o.(type) {
 	case nil:
@@ -252,8 +257,29 @@ func (db *DB) HashForWrite(key []byte, create bool) (*Hash, error) {
 		}
 		h := NewHash()
 		ob, _ = db.dict.Upsert(string(key))
-		*ob = object{o: h, lru: db.ks.LRUClock()}
+		*ob = object{o: h, lru: db.ks.LRUClock(), snap: db.ks.snapEpoch}
 		return h, nil
+	}
+	h, ok := ob.o.(*Hash)
+	if !ok {
+		return nil, ErrWrongType
+	}
+	db.preWrite(unsafeString(key), ob)
+	if h.frozen != 0 && h.frozen == db.ks.cowEpoch {
+		// A snapshot's encoder is reading this hash: change a copy.
+		h = h.cowClone()
+		ob.o = h
+	}
+	return h, nil
+}
+
+// PeekHash returns the hash at key for reading without any side effect of
+// a lookup (no expiry, access time or hit/miss stats), nil if missing. The
+// SQL layer uses it to inspect a database's pages.
+func (db *DB) PeekHash(key []byte) (*Hash, error) {
+	ob := db.dict.Ref(unsafeString(key))
+	if ob == nil {
+		return nil, nil
 	}
 	if h, ok := ob.o.(*Hash); ok {
 		return h, nil
@@ -276,6 +302,11 @@ func (db *DB) DeleteIfEmpty(key []byte) bool {
 }
 
 func (db *DB) remove(k string) {
+	if db.ks.snap != nil {
+		if ob := db.dict.Ref(k); ob != nil {
+			db.preWrite(k, ob)
+		}
+	}
 	db.dict.Delete(k)
 	if db.expires.Len() > 0 {
 		db.expires.Delete(k)
@@ -287,6 +318,10 @@ func (db *DB) remove(k string) {
 // logically expired key is still stored, and is replaced here.
 func (db *DB) add(key []byte, ob object, when int64) {
 	ref, created := db.dict.Upsert(string(key))
+	if !created {
+		db.preWrite(unsafeString(key), ref)
+	}
+	ob.snap = db.ks.snapEpoch // a new key: not part of a running snapshot
 	*ref = ob
 	if when >= 0 {
 		db.expires.Set(db.sharedKey(unsafeString(key)), when)
@@ -332,10 +367,12 @@ func (db *DB) ExpireTime(key []byte, flags LookupFlag) int64 {
 // (the caller decides whether a past time deletes the key instead, as it
 // does not on a replica). Returns false if the key is missing.
 func (db *DB) SetExpire(key []byte, whenMs int64) bool {
-	if db.lookup(key, false) == nil {
+	ob := db.lookup(key, false)
+	if ob == nil {
 		return false
 	}
 	k := unsafeString(key)
+	db.preWrite(k, ob)
 	if ref := db.expires.Ref(k); ref != nil {
 		*ref = whenMs
 	} else {
@@ -356,9 +393,14 @@ func (db *DB) sharedKey(k string) string {
 
 // Persist removes key's TTL and reports whether it had one.
 func (db *DB) Persist(key []byte) bool {
-	if db.lookup(key, false) == nil {
+	ob := db.lookup(key, false)
+	if ob == nil {
 		return false
 	}
+	if _, ok := db.expires.Get(unsafeString(key)); !ok {
+		return false
+	}
+	db.preWrite(unsafeString(key), ob)
 	if !db.expires.Delete(unsafeString(key)) {
 		return false
 	}
@@ -376,6 +418,9 @@ func (db *DB) Rename(src, dst []byte, nx bool) (exists, moved bool) {
 	if ob == nil {
 		return false, false
 	}
+	// A running snapshot takes src's value under src's name first, so
+	// the moved value is not taken again under dst.
+	db.preWrite(s, ob)
 	val := *ob
 	when, hasTTL := db.expires.Get(s)
 	if !hasTTL {
@@ -449,7 +494,6 @@ func (db *DB) MoveTo(key []byte, dst *DB) bool {
 	if ob == nil {
 		return false
 	}
-	val := *ob
 	when, ok := db.expires.Get(unsafeString(key))
 	if !ok {
 		when = -1
@@ -457,6 +501,8 @@ func (db *DB) MoveTo(key []byte, dst *DB) bool {
 	if dst.lookup(key, false) != nil {
 		return false
 	}
+	db.preWrite(unsafeString(key), ob) // see Rename
+	val := *ob
 	dst.add(key, val, when)
 	db.remove(unsafeString(key))
 	db.Modified(key)

@@ -81,6 +81,44 @@ func (d *Dict[V]) rehashStep(n int) {
 	}
 }
 
+// finishRehash completes an ongoing incremental rehash.
+func (d *Dict[V]) finishRehash() {
+	for d.rehashing() {
+		d.rehashStep(1 << 20)
+	}
+}
+
+// clone returns a copy with the same seed and bucket layout, so no key is
+// hashed again; the entries are allocated in one block. Values are copied
+// as they are (shallow).
+func (d *Dict[V]) clone() *Dict[V] {
+	c := &Dict[V]{seed: d.seed, used: d.used, rehashIdx: d.rehashIdx}
+	slab := make([]dictEntry[V], d.Len())
+	i := 0
+	for t := 0; t < 2; t++ {
+		if d.tables[t] == nil {
+			continue
+		}
+		tab := make([]*dictEntry[V], len(d.tables[t]))
+		for b, e := range d.tables[t] {
+			var prev *dictEntry[V]
+			for ; e != nil; e = e.next {
+				n := &slab[i]
+				i++
+				n.key, n.val = e.key, e.val
+				if prev == nil {
+					tab[b] = n
+				} else {
+					prev.next = n
+				}
+				prev = n
+			}
+		}
+		c.tables[t] = tab
+	}
+	return c
+}
+
 // RehashFor spends roughly the given number of bucket moves on an ongoing
 // rehash; the server's cron calls it so idle dicts finish resizing. A dict
 // that is not rehashing but has become sparse starts shrinking here (like
@@ -320,12 +358,18 @@ func (d *Dict[V]) RandomKey() (string, V, bool) {
 // iteration is visited at least once, even across resizes (Redis's
 // reverse-binary cursor).
 func (d *Dict[V]) Scan(cursor uint64, fn func(key string, val V)) uint64 {
+	return d.scanEntries(cursor, func(e *dictEntry[V]) { fn(e.key, e.val) })
+}
+
+// scanEntries is Scan handing out the entries themselves, so the caller
+// can update values in place.
+func (d *Dict[V]) scanEntries(cursor uint64, fn func(e *dictEntry[V])) uint64 {
 	if d.Len() == 0 {
 		return 0
 	}
 	emit := func(e *dictEntry[V]) {
 		for ; e != nil; e = e.next {
-			fn(e.key, e.val)
+			fn(e)
 		}
 	}
 	if !d.rehashing() {

@@ -19,6 +19,10 @@ import (
 type Hash struct {
 	pairs []hashPair    // the compact encoding; unused once d is set
 	d     *Dict[string] // the hashtable encoding, nil while compact
+	// frozen is the epoch of the snapshot whose encoder may be reading
+	// this hash without the lock; while that snapshot lasts, writers
+	// change a copy instead (DB.HashForWrite).
+	frozen uint32
 }
 
 type hashPair struct{ field, val string }
@@ -251,6 +255,25 @@ func (h *Hash) Clone() *Hash {
 		return true
 	})
 	return c
+}
+
+// cowClone returns a copy that shares the (immutable) field and value
+// strings, for a writer that must not touch a hash a snapshot is reading.
+func (h *Hash) cowClone() *Hash {
+	if h.d == nil {
+		return &Hash{pairs: append([]hashPair(nil), h.pairs...)}
+	}
+	return &Hash{d: h.d.clone()}
+}
+
+// freeze prepares the hash to be read without the lock by a snapshot of the
+// given epoch: an ongoing incremental rehash is finished, so lookups by
+// other readers no longer move entries, and writers are diverted to a copy.
+func (h *Hash) freeze(epoch uint32) {
+	if h.d != nil {
+		h.d.finishRehash()
+	}
+	h.frozen = epoch
 }
 
 // Encoding reports the encoding name OBJECT ENCODING shows: "listpack" or

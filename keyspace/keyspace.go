@@ -56,6 +56,11 @@ type object struct {
 	s   string
 	o   any
 	lru uint32 // LRU clock (seconds) of the last access
+	// snap is the epoch of the latest snapshot that has this value
+	// already (or that started before the value was created): a write
+	// to a value with an older stamp first hands the value to the
+	// running snapshot (see Snapshot).
+	snap uint32
 }
 
 type strBuf struct{ b []byte }
@@ -103,6 +108,18 @@ type Keyspace struct {
 	lruClock atomic.Uint32
 	nowMs    int64 // cached command time; 0 means "read the clock"
 	lfu      lfuConfig
+
+	// snap is the snapshot capturing values, nil when none (snapshot.go).
+	snap *Snapshot
+	// snapEpoch numbers snapshots; new values are stamped with it so a
+	// running snapshot leaves them out.
+	snapEpoch uint32
+	// cowEpoch is the epoch whose frozen hashes are still being read by a
+	// snapshot's encoder (0: none): a write to such a hash copies it first.
+	cowEpoch uint32
+	// snapshotting mirrors cowEpoch != 0 for readers without the lock
+	// (the SQL page store, which must not recycle pages a snapshot reads).
+	snapshotting atomic.Bool
 }
 
 // lfuConfig is the eviction policy's access tracking: under an LFU policy

@@ -127,7 +127,7 @@ type Database struct {
 	busyTimeout atomic.Int64 // nanoseconds; see SetBusyTimeout
 	zero        []byte       // a shared all-zero page for holes
 	waitHook    func(wait func() bool) bool
-	recycle     bool // the store drops superseded pages (PageRecycler)
+	recycler    PageRecycler // the store, if it may let superseded pages be reused
 
 	// cdb is C memory (a thDb) with the newest version's sequence number
 	// and the writer lock, which the C shim reads and takes without
@@ -204,7 +204,7 @@ func newDatabase(v *VFS, name string, store PageStore, o Options) (*Database, er
 	}
 	d.busyTimeout.Store(int64(bt))
 	if r, ok := store.(PageRecycler); ok {
-		d.recycle = r.RecyclePages()
+		d.recycler = r
 	}
 	tab, size, err := d.load(1)
 	if err != nil {
@@ -451,6 +451,7 @@ func (d *Database) pruneLocked() {
 		oldest = d.pinned[0].seq
 	}
 	tab := d.cur.tab
+	recycle := d.recycler != nil && d.recycler.RecyclePages()
 	i := 0
 	for ; i < len(d.gcq) && d.gcq[i].seq <= oldest; i++ {
 		pgno := d.gcq[i].pgno
@@ -471,7 +472,7 @@ func (d *Database) pruneLocked() {
 			// lingering reference cannot keep their pages alive.
 			for t := tail; t != nil; {
 				nx := t.next.Load()
-				if d.recycle && t.data != nil && &t.data[0] != &d.zero[0] && len(d.recycled) < maxRecycled {
+				if recycle && t.data != nil && &t.data[0] != &d.zero[0] && len(d.recycled) < maxRecycled {
 					d.recycled = append(d.recycled, t.data)
 				}
 				t.data = nil

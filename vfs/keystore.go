@@ -77,8 +77,10 @@ type KeyStore struct {
 // change).
 func (s *KeyStore) Committing() bool { return s.committing }
 
-// RecyclePages implements PageRecycler.
-func (s *KeyStore) RecyclePages() bool { return true }
+// RecyclePages implements PageRecycler: pages superseded while a snapshot
+// is being written may be what the snapshot reads, so they are left to the
+// garbage collector then.
+func (s *KeyStore) RecyclePages() bool { return !s.DB.SnapshotActive() }
 
 // field returns the decimal field name of the page at off, cached.
 func (s *KeyStore) field(off int64, pageSize int) string {

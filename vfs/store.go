@@ -47,7 +47,9 @@ type PageStore interface {
 // versions as soon as no reader can see them, instead of allocating a new
 // buffer for every page of every commit. A store whose old values may still
 // be referenced elsewhere (a reply in flight, a snapshot being written, a
-// replication buffer) must not implement it, or must report false.
+// replication buffer) must not implement it, or must report false. The VFS
+// asks each time it prunes, so the answer may change (the keyspace store
+// says no while a snapshot is being written).
 type PageRecycler interface {
 	RecyclePages() bool
 }
