@@ -1,5 +1,5 @@
 # thredis — see README.md.
-#   make run    build and serve on 127.0.0.1:6379 (in memory only)
+#   make run    build and serve on 127.0.0.1:6379 (in memory only: no --dir)
 #   make test   install what the tests need (as root on Debian), lint, run
 #               every test with the race detector, then brief fuzz runs
 GO        ?= go
@@ -10,14 +10,15 @@ LDFLAGS   := -X main.version=$(VERSION)
 export CGO_ENABLED := 1
 
 # Fuzz targets (package:target) and how long each runs under `make test`.
-FUZZ_TARGETS := ./server:FuzzRequestStream ./server:FuzzRequestReader ./server:FuzzCommands ./canonint:FuzzParse
+FUZZ_TARGETS := ./server:FuzzRequestStream ./server:FuzzRequestReader ./server:FuzzCommands ./canonint:FuzzParse \
+                ./rdb:FuzzReader ./aof:FuzzLoad
 # A count, not a duration: go1.26's fuzz coordinator can fail a run with a
 # bare "context deadline exceeded" when a -fuzztime duration ends while a
 # worker is busy (golang/go#75804, fixed in go1.27); a count has no deadline.
 FUZZTIME     ?= 20000x
 
 # Programs `make deps` guarantees (tests and bench/ use them).
-REDIS_TOOLS  ?= redis-server redis-cli redis-benchmark
+REDIS_TOOLS  ?= redis-server redis-cli redis-benchmark redis-check-rdb redis-check-aof
 
 .PHONY: all build run test unit fuzz lint deps bench clean
 

@@ -20,8 +20,10 @@ import (
 func startServerTable(t testing.TB, mutateCfg func(*Config), mutateTable func(*Table)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
-	if err := cfg.Set("port", "0"); err != nil {
-		t.Fatal(err)
+	for _, kv := range [][2]string{{"port", "0"}, {"save", ""}, {"dir", t.TempDir()}} {
+		if err := cfg.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if mutateCfg != nil {
 		mutateCfg(cfg)

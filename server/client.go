@@ -66,6 +66,9 @@ type Client struct {
 	// CLIENT LIST's multi= (the queue itself is not safe to read from
 	// other clients).
 	queued atomic.Int32
+	// aofWait is the AOF offset the client's replies wait for under
+	// appendfsync always (0: nothing to wait for).
+	aofWait uint64
 	// redact marks argument positions SLOWLOG must hide (CONFIG SET
 	// requirepass ...), bit i for args[i]; reset by slowlogRecord.
 	redact uint64
@@ -200,6 +203,10 @@ func (c *Client) dispatch(args [][]byte) {
 		c.reject(cmd, readOnlyError)
 		return
 	}
+	if msg := s.diskErrorRefuses(c, cmd); msg != "" {
+		c.reject(cmd, msg)
+		return
+	}
 	if c.multi != nil && !isTxCommand(cmd) {
 		if cmd.Flags&FlagNoMulti != 0 {
 			c.reject(cmd, errNotInMulti)
@@ -282,6 +289,7 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	}
 	prevCmd, prevArgs := c.cmd, c.args
 	c.cmd, c.args = cmd, args
+	logSeq := s.cmdlog.Seq()
 	c.propOverride = false
 	var dirty uint64
 	if c.locked {
@@ -314,6 +322,11 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	}
 	if !s.inExec && c.locked {
 		s.flushPropagation(false)
+	}
+	if s.aof.always.Load() && s.cmdlog.Seq() != logSeq {
+		// Something was logged while this command ran: its reply waits
+		// until the AOF has it on disk (see flush).
+		c.aofWait = s.aof.end.Load()
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(dur.Microseconds())

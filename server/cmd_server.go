@@ -16,7 +16,16 @@ func serverCommands() []*Command {
 		{Name: "lastsave", Arity: 1, Flags: FlagLoading | FlagStale | FlagFast, Group: "server", Since: "1.0.0",
 			Summary: "Get the UNIX time stamp of the last successful save to disk", Handler: cmdLastSave,
 			ACL: []string{"@admin", "@dangerous"}, Tips: []string{"nondeterministic_output"}},
-		{Name: "shutdown", Arity: -1, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagNoMulti | FlagAllowBusy,
+		{Name: "save", Arity: 1, Flags: FlagAdmin | FlagNoScript | FlagNoMulti, Group: "server", Since: "1.0.0",
+			Summary: "Synchronously save the dataset to disk", Handler: cmdSave,
+			ACL: []string{"@admin", "@slow", "@dangerous"}},
+		{Name: "bgsave", Arity: -1, Flags: FlagAdmin | FlagNoScript, Group: "server", Since: "1.0.0",
+			Summary: "Asynchronously save the dataset to disk", Handler: cmdBgsave,
+			ACL: []string{"@admin", "@slow", "@dangerous"}},
+		{Name: "bgrewriteaof", Arity: 1, Flags: FlagAdmin | FlagNoScript, Group: "server", Since: "1.0.0",
+			Summary: "Asynchronously rewrite the append-only file", Handler: cmdBgrewriteaof,
+			ACL: []string{"@admin", "@slow", "@dangerous"}},
+		{Name: "shutdown", Arity: -1, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagNoMulti | FlagAllowBusy | FlagUnlocked,
 			Group: "server", Since: "1.0.0", Summary: "Synchronously save the dataset to disk and then shut down the server",
 			Handler: cmdShutdown},
 		{Name: "monitor", Arity: 1, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale, Group: "server", Since: "1.0.0",
@@ -37,10 +46,11 @@ func cmdTime(c *Client, args [][]byte) {
 
 func cmdLastSave(c *Client, args [][]byte) { c.W.Int(c.s.admin.lastSave.Load()) }
 
-// cmdShutdown stops the server. Without persistence there is nothing to
-// save, so a plain SHUTDOWN (and NOSAVE) exits at once, like Redis with no
-// save points; an explicit SAVE cannot be honoured and fails like a failed
-// save does in Redis, unless FORCE is given.
+// cmdShutdown stops the server after Redis's prepareForShutdown: a running
+// background job is stopped, the dataset is saved when save points are
+// configured (or SAVE is given, unless NOSAVE), and the AOF is flushed. A
+// failed save keeps the server running unless FORCE. The handler runs
+// without the execution lock (FlagUnlocked) so it can wait for the job.
 func cmdShutdown(c *Client, args [][]byte) {
 	var nosave, save, now, force, abort bool
 	for _, a := range args[1:] {
@@ -70,14 +80,12 @@ func cmdShutdown(c *Client, args [][]byte) {
 		c.replyError("ERR No shutdown in progress.")
 		return
 	}
-	if save && !force {
-		c.s.log.Warn("SHUTDOWN SAVE: persistence is not available, cannot save the dataset")
+	c.s.log.Warn("User requested shutdown...")
+	if err := c.s.ShutdownSave(save, nosave, force); err != nil {
 		c.replyError("ERR Errors trying to SHUTDOWN. Check logs.")
 		return
 	}
-	c.s.log.Warn("User requested shutdown...")
 	c.closing = true
-	c.s.Shutdown()
 }
 
 // cmdMonitor turns the client into a monitor: it is detached (its output

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -352,6 +353,10 @@ func TestShutdown(t *testing.T) {
 	admExpect(t, r, "-ERR syntax error\r\n", "SHUTDOWN", "NOSAVE", "SAVE")
 	admExpect(t, r, "-ERR syntax error\r\n", "SHUTDOWN", "ABORT", "NOW")
 	admExpect(t, r, "-ERR syntax error\r\n", "SHUTDOWN", "foo")
+	// A save that cannot be written keeps the server up.
+	if err := os.RemoveAll(ts.Config().Dir); err != nil {
+		t.Fatal(err)
+	}
 	admExpect(t, r, "-ERR Errors trying to SHUTDOWN. Check logs.\r\n", "SHUTDOWN", "SAVE")
 	admExpect(t, r, "+OK\r\n", "MULTI")
 	admExpect(t, r, "-ERR Command not allowed inside a transaction\r\n", "SHUTDOWN")

@@ -22,6 +22,10 @@ func sqlCommands() []*Command {
 			Summary: "Runs SQL statements on the database stored at key", Since: "1.0.0", Handler: cmdSQLExec},
 		{Name: "sql.query", Arity: -3, Flags: FlagUnlocked | FlagReadonly | FlagStale, FirstKey: 1, LastKey: 1, Step: 1, Group: "sql",
 			Summary: "Runs read-only SQL statements on the database stored at key", Since: "1.0.0", Handler: cmdSQLQuery},
+		{Name: "sql.dump", Arity: 2, Flags: FlagReadonly, FirstKey: 1, LastKey: 1, Step: 1, Group: "sql",
+			Summary: "Returns the SQLite database file stored at key", Since: "1.0.0", Handler: cmdSQLDump},
+		{Name: "sql.restore", Arity: -3, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: 1, Step: 1, Group: "sql",
+			Summary: "Stores a SQLite database file at key", Since: "1.0.0", Handler: cmdSQLRestore},
 	}
 }
 
@@ -43,8 +47,8 @@ func (c *Client) runSQL(key, stmt []byte, params [][]byte, queryOnly bool) {
 	}
 	req := sqlcmd.Request{
 		DB: c.DBIndex, Key: key, SQL: stmt, Params: params, QueryOnly: queryOnly,
-		Locked:          c.locked, // only inside EXEC (see call)
-		ReadOnlyReplica: s.readOnly.Load() && c.flags.Load()&uint32(clientMaster) == 0,
+		Locked:      c.locked, // only inside EXEC (see call)
+		WriteDenied: s.writeDenial(c),
 	}
 	start := c.W.Len()
 	sess.Exec(&req, &c.W)

@@ -64,6 +64,9 @@ type Config struct {
 	order      []*directive // declaration order (CONFIG REWRITE appends in this order)
 	obuf       [obufClasses]obufLimit
 	saveLoaded bool // a "save" line was read from a file or flag (see setSave)
+	// given records the directives set by a config file or flag (Set),
+	// so the CLI can pick defaults for what was left unsaid.
+	given map[string]bool
 }
 
 // Directive kinds, following Redis's config types.
@@ -387,7 +390,28 @@ func (cfg *Config) Set(name string, args ...string) error {
 	if err != nil {
 		return err
 	}
-	return cfg.apply(d, val)
+	if err := cfg.apply(d, val); err != nil {
+		return err
+	}
+	cfg.mu.Lock()
+	if cfg.given == nil {
+		cfg.given = make(map[string]bool)
+	}
+	cfg.given[d.name] = true
+	cfg.mu.Unlock()
+	return nil
+}
+
+// Given reports whether a directive (by name or alias) was set by a config
+// file line or a flag (Set), rather than left at its default.
+func (cfg *Config) Given(name string) bool {
+	d := cfg.lookup(name)
+	if d == nil {
+		return false
+	}
+	cfg.mu.Lock()
+	defer cfg.mu.Unlock()
+	return cfg.given[d.name]
 }
 
 // configSetError is a CONFIG SET failure; Error is the reply text.
@@ -531,6 +555,12 @@ func (cfg *Config) RequirePass() string {
 		return *p
 	}
 	return ""
+}
+
+// boolValue reports whether a yes/no directive is "yes".
+func (cfg *Config) boolValue(name string) bool {
+	v, _ := cfg.Get(name)
+	return v == "yes"
 }
 
 // HZ returns the server cron frequency (hz, capped to 1..500 like Redis).

@@ -195,6 +195,14 @@ func (c *Client) flush() bool {
 		c.W.Reset()
 		return true
 	}
+	if err := c.waitAOF(); err != nil {
+		// appendfsync always: a write that is not on disk is never
+		// acknowledged; the client sees the connection drop instead.
+		c.s.log.Warn("AOF fsync failed, closing the client without replying", "id", c.ID, "err", err)
+		c.W.Reset()
+		c.closing = true
+		return false
+	}
 	w, err := c.conn.Write(c.W.Bytes())
 	c.s.stats.netOutputBytes.Add(int64(w))
 	c.W.Reset()

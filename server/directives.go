@@ -228,7 +228,7 @@ func directives() []*directive {
 		intDir("stream-node-max-entries", "", 0, 0, longMax, 100),
 		intDir("tracking-table-max-keys", "", 0, 0, longMax, 1000000),
 
-		// Snapshotting (stored until persistence lands).
+		// Snapshotting (persist.go).
 		specialDir("save", "", fMultiArg, "3600 1 300 100 60 10000", parseSave),
 		boolDir("stop-writes-on-bgsave-error", "", 0, true),
 		boolDir("rdbcompression", "", 0, true),
@@ -246,8 +246,13 @@ func directives() []*directive {
 		intDir("key-load-delay", "", fHidden, intMin, intMax, 0),
 		intDir("loading-process-events-interval-bytes", "", fHidden, 1024, intMax, 2*1024*1024),
 
-		// Append only file (stored until persistence lands).
-		boolDir("appendonly", "", 0, false),
+		// Append only file (aof.go).
+		boolDir("appendonly", "", 0, false).with(func(c *Config, v string) error {
+			if c.server == nil {
+				return nil // start-up: LoadData reads it
+			}
+			return c.server.applyAppendOnly(v == "yes")
+		}),
 		strDir("appendfilename", "", fImmutable, "appendonly.aof").checked(func(v string) error {
 			if v == "" {
 				return errors.New("appendfilename can't be empty")
@@ -266,7 +271,12 @@ func directives() []*directive {
 			}
 			return nil
 		}),
-		enumDir("appendfsync", 0, "everysec", "everysec", "always", "no"),
+		enumDir("appendfsync", 0, "everysec", "everysec", "always", "no").with(func(c *Config, v string) error {
+			if c.server == nil {
+				return nil
+			}
+			return c.server.applyAppendFsync(v)
+		}),
 		boolDir("no-appendfsync-on-rewrite", "", 0, false),
 		intDir("auto-aof-rewrite-percentage", "", 0, 0, intMax, 100),
 		memDir("auto-aof-rewrite-min-size", "", 0, 0, longMax, 64*1024*1024),

@@ -25,8 +25,13 @@ type testServer struct {
 func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
-	if err := cfg.Set("port", "0"); err != nil {
-		t.Fatal(err)
+	// An in-memory server in its own directory: no save points (a test
+	// writing 10000 keys for a minute must not start saving), and any file
+	// a test does write goes to a temporary directory.
+	for _, kv := range [][2]string{{"port", "0"}, {"save", ""}, {"dir", t.TempDir()}} {
+		if err := cfg.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, m := range mutate {
 		m(cfg)

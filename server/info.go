@@ -283,41 +283,6 @@ func (s *Server) infoMemory(b *infoBuilder) {
 	b.kv("lazyfreed_objects", "0")
 }
 
-// infoPersistence reports a server that has never saved: persistence has
-// not landed yet, and these are the honest values for that state.
-func (s *Server) infoPersistence(b *infoBuilder) {
-	b.kv("loading", "0")
-	b.kv("async_loading", "0")
-	b.kv("current_cow_peak", "0")
-	b.kv("current_cow_size", "0")
-	b.kv("current_cow_size_age", "0")
-	b.kv("current_fork_perc", "0.00")
-	b.kv("current_save_keys_processed", "0")
-	b.kv("current_save_keys_total", "0")
-	b.unum("rdb_changes_since_last_save", s.ks.Dirty)
-	b.kv("rdb_bgsave_in_progress", "0")
-	b.num("rdb_last_save_time", s.admin.lastSave.Load())
-	b.kv("rdb_last_bgsave_status", "ok")
-	b.kv("rdb_last_bgsave_time_sec", "-1")
-	b.kv("rdb_current_bgsave_time_sec", "-1")
-	b.kv("rdb_saves", "0")
-	b.kv("rdb_last_cow_size", "0")
-	b.kv("rdb_last_load_keys_expired", "0")
-	b.kv("rdb_last_load_keys_loaded", "0")
-	b.kv("aof_enabled", "0")
-	b.kv("aof_rewrite_in_progress", "0")
-	b.kv("aof_rewrite_scheduled", "0")
-	b.kv("aof_last_rewrite_time_sec", "-1")
-	b.kv("aof_current_rewrite_time_sec", "-1")
-	b.kv("aof_last_bgrewrite_status", "ok")
-	b.kv("aof_rewrites", "0")
-	b.kv("aof_rewrites_consecutive_failures", "0")
-	b.kv("aof_last_write_status", "ok")
-	b.kv("aof_last_cow_size", "0")
-	b.kv("module_fork_in_progress", "0")
-	b.kv("module_fork_last_cow_size", "0")
-}
-
 func (s *Server) infoStats(b *infoBuilder) {
 	st := &s.stats
 	ks := &s.ks.Stats

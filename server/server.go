@@ -59,6 +59,10 @@ type Server struct {
 	slowlog    slowlog // guarded by mu
 	monitors   monitorSet
 	admin      adminState // INFO/CONFIG/DEBUG bookkeeping (admin.go)
+	persist    persistState
+	aof        aofState
+	loadOnce   sync.Once
+	loadErr    error
 	startTime  time.Time
 	// startUnixNano is startTime in Unix nanoseconds (see nowNano).
 	startUnixNano int64
@@ -107,6 +111,8 @@ func New(cfg *Config, logger *slog.Logger) *Server {
 	s.sql = eng
 	s.slowlog.init()
 	s.admin.init()
+	s.persist.init()
+	s.aof.init(s)
 	cfg.server = s
 	s.syncAccessTracking("", "") // maxmemory-policy from the config file
 	return s
@@ -161,6 +167,9 @@ func (s *Server) flushPropagation(atomicEntry bool) {
 // Listen binds the configured address(es). Port 0 picks a free port (see
 // Addr).
 func (s *Server) Listen() error {
+	if err := s.LoadData(); err != nil {
+		return err
+	}
 	ln, err := listenMulti(s.cfg.Bind, s.cfg.Port)
 	if err != nil {
 		return err
@@ -168,6 +177,13 @@ func (s *Server) Listen() error {
 	s.ln = ln
 	s.addr = ln.Addr()
 	return nil
+}
+
+// LoadData loads the persisted dataset (the AOF, or the RDB file) and
+// starts the AOF when appendonly is on. Listen calls it; it runs once.
+func (s *Server) LoadData() error {
+	s.loadOnce.Do(func() { s.loadErr = s.openPersistence() })
+	return s.loadErr
 }
 
 // Addr returns the listening address (after Listen).
@@ -220,6 +236,7 @@ func (s *Server) Shutdown() {
 			c.conn.Close()
 		}
 		s.clientMu.Unlock()
+		s.closePersistence()
 		close(s.done)
 	})
 }
@@ -243,6 +260,7 @@ func (s *Server) cron() {
 				s.activeExpireCycle(time.Second / time.Duration(hz) / 4)
 			}
 			s.adminCron()
+			s.persistCron(time.Now())
 			if h := s.cfg.HZ(); h != hz { // CONFIG SET hz
 				hz = h
 				t.Reset(time.Second / time.Duration(hz))

@@ -263,7 +263,7 @@ func storedSize(db *keyspace.DB, key string) (pages, bytes int64) {
 	if !IsDatabase(db, []byte(key)) {
 		return 0, 0
 	}
-	h, _ := db.HashForWrite([]byte(key), false)
+	h, _ := db.PeekHash([]byte(key))
 	h.Range(func(_, v string) bool {
 		pages++
 		bytes += int64(len(v))
@@ -275,7 +275,7 @@ func storedSize(db *keyspace.DB, key string) (pages, bytes int64) {
 // existingPageSize returns the page size of the database stored at key
 // (the length of its page 0), or 0 if there is none.
 func existingPageSize(db *keyspace.DB, key string) int {
-	h, err := db.HashForWrite([]byte(key), false)
+	h, err := db.PeekHash([]byte(key))
 	if err != nil || h == nil {
 		return 0
 	}
@@ -382,7 +382,7 @@ func (e *Engine) Info() Info {
 // exists and starts with SQLite's header. Used to refuse hand writes to
 // the pages. Lock held.
 func IsDatabase(db *keyspace.DB, key []byte) bool {
-	h, err := db.HashForWrite(key, false) // a lookup without hit/miss stats
+	h, err := db.PeekHash(key)
 	// Pages are over 64 bytes, so a database hash never has the compact
 	// encoding: ordinary small hashes are ruled out without a field scan.
 	if err != nil || h == nil || h.Compact() {

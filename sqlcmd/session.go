@@ -31,14 +31,14 @@ type Request struct {
 	// command runs inside EXEC). Statements never wait for another
 	// client's write transaction then.
 	Locked bool
-	// ReadOnlyReplica refuses writing statements with -READONLY.
-	ReadOnlyReplica bool
+	// WriteDenied, when set, is the error reply for writing statements
+	// (-READONLY on a read-only replica, -MISCONF while persistence fails).
+	WriteDenied string
 }
 
 // Error replies.
 const (
 	errPrefix    = "ERR SQL error: "
-	errReadOnly  = "READONLY You can't write against a read only replica."
 	errQueryOnly = "ERR SQL.QUERY only runs read-only statements; use SQL.EXEC to write"
 	errEmpty     = "ERR SQL error: no statement to run"
 )
@@ -442,8 +442,8 @@ func (s *Session) refuse(cs *cachedStmt, req *Request) string {
 		return errPrefix + "VACUUM INTO is not allowed"
 	case req.QueryOnly && write:
 		return errQueryOnly
-	case req.ReadOnlyReplica && write:
-		return errReadOnly
+	case req.WriteDenied != "" && write:
+		return req.WriteDenied
 	}
 	return ""
 }

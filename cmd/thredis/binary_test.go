@@ -89,11 +89,12 @@ type proc struct {
 	err    error // Wait's result, valid after done is closed
 }
 
-// runThredis starts the binary with args; the process is killed at the
-// end of the test if still running.
+// runThredis starts the binary with args in a temporary working directory
+// (dir "." is where persistence files go); the process is killed at the end
+// of the test if still running.
 func runThredis(t *testing.T, args ...string) *proc {
 	t.Helper()
-	return runThredisIn(t, "", nil, args...)
+	return runThredisIn(t, t.TempDir(), nil, args...)
 }
 
 // runThredisIn is runThredis with working directory dir and environment

@@ -79,6 +79,7 @@ func newRootCmd(o *options, logOut io.Writer) *cobra.Command {
 	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with")
 	f.StringVar(&o.loglevel, "loglevel", "notice", "debug, verbose, notice or warning")
 	f.IntVar(&o.databases, "databases", 16, "number of databases")
+	root.AddCommand(exportSQLCmd(), importSQLCmd())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the thredis version",
@@ -186,7 +187,29 @@ func buildConfig(cmd *cobra.Command, o *options) (*server.Config, error) {
 			return nil, fmt.Errorf("%s: %w", quoteDirective(cfg, "--"+f.flag, []string{f.val}), err)
 		}
 	}
+	if err := persistenceDefaults(cfg); err != nil {
+		return nil, err
+	}
 	return cfg, nil
+}
+
+// persistenceDefaults picks the persistence a bare command line gets. A
+// server given a data directory (--dir) or a config file is one whose data
+// matters: AOF on with appendfsync everysec, plus Redis's RDB save points.
+// Without either (make run) it is an in-memory server: no save points, no
+// AOF, and serve says so at start-up. Directives given explicitly always
+// win.
+func persistenceDefaults(cfg *server.Config) error {
+	if cfg.File != "" || cfg.Given("dir") {
+		if !cfg.Given("appendonly") {
+			return cfg.Set("appendonly", "yes")
+		}
+		return nil
+	}
+	if !cfg.Given("save") {
+		return cfg.Set("save", "")
+	}
+	return nil
 }
 
 func serve(cmd *cobra.Command, o *options, logOut io.Writer) error {
@@ -206,9 +229,7 @@ func serve(cmd *cobra.Command, o *options, logOut io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.LevelVar()}))
 	logger.Info("thredis starting", "version", buildVersion(), "redis_version", server.Version,
 		"pid", os.Getpid(), "config", cfg.File)
-	// Until the persistence issue lands there is no RDB or AOF: say so
-	// loudly, because a Redis user would otherwise expect data to survive.
-	logger.Warn("persistence is off: data is kept in memory only and is lost when thredis exits")
+	logPersistence(logger, cfg)
 	stopTuning := tuneRuntime(cfg, logger)
 	defer stopTuning()
 	srv := server.New(cfg, logger)
@@ -217,13 +238,24 @@ func serve(cmd *cobra.Command, o *options, logOut io.Writer) error {
 	}
 
 	go func() {
-		select {
-		case sig := <-sigs:
-			logger.Info("received signal, shutting down", "signal", sig.String())
-			srv.Shutdown()
-		case <-cmd.Context().Done():
-			srv.Shutdown()
-		case <-srv.Done():
+		for {
+			select {
+			case sig := <-sigs:
+				// Like Redis: save if save points are configured, flush
+				// the AOF; if the save fails, keep running (a second
+				// signal tries again).
+				logger.Info("received signal, shutting down", "signal", sig.String())
+				if err := srv.ShutdownSave(false, false, false); err != nil {
+					logger.Warn("errors trying to shut down the server, check the logs", "signal", sig.String(), "err", err)
+					continue
+				}
+				return
+			case <-cmd.Context().Done():
+				srv.Shutdown()
+				return
+			case <-srv.Done():
+				return
+			}
 		}
 	}()
 
@@ -245,4 +277,21 @@ func serve(cmd *cobra.Command, o *options, logOut io.Writer) error {
 	}
 	logger.Info("thredis is now ready to exit, bye bye...")
 	return nil
+}
+
+// logPersistence says at start-up where the data will persist, or loudly
+// that it will not: a Redis user would otherwise expect it to survive.
+func logPersistence(logger *slog.Logger, cfg *server.Config) {
+	aofOn, _ := cfg.Get("appendonly")
+	save, _ := cfg.Get("save")
+	if aofOn != "yes" && save == "" {
+		logger.Warn("persistence is off: data is kept in memory only and is lost when thredis exits " +
+			"(give --dir or a config file to turn on the AOF and RDB snapshots)")
+		return
+	}
+	fsync, _ := cfg.Get("appendfsync")
+	dbfile, _ := cfg.Get("dbfilename")
+	aofDir, _ := cfg.Get("appenddirname")
+	logger.Info("persistence", "dir", cfg.Dir, "appendonly", aofOn, "appendfsync", fsync, "appenddirname", aofDir,
+		"save", save, "dbfilename", dbfile)
 }

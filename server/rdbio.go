@@ -1,0 +1,217 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/rdb"
+)
+
+// errSaveAborted ends a snapshot stream whose job was cancelled (shutdown).
+var errSaveAborted = errors.New("snapshot aborted")
+
+// snapshotStream drives a keyspace snapshot into an RDB writer. lock and
+// unlock bracket each step of the walk: a background job takes the
+// execution lock for every step (a few microseconds), so clients keep
+// running between steps; SAVE, which holds the lock throughout, passes
+// no-ops. progress, when not nil, counts the keys written.
+type snapshotStream struct {
+	snap     *keyspace.Snapshot
+	lock     func()
+	unlock   func()
+	cancel   *atomic.Bool
+	progress *atomic.Int64
+}
+
+// rdbAux returns the AUX fields Redis 7.0 writes at the top of an RDB.
+func (s *Server) rdbAux(aofBase bool) []rdb.Aux {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := "0"
+	if aofBase {
+		base = "1"
+	}
+	return []rdb.Aux{
+		{Key: "redis-ver", Value: Version},
+		{Key: "redis-bits", Value: strconv.Itoa(strconv.IntSize)},
+		{Key: "ctime", Value: strconv.FormatInt(time.Now().Unix(), 10)},
+		{Key: "used-mem", Value: strconv.FormatUint(ms.HeapAlloc, 10)},
+		{Key: "aof-base", Value: base},
+	}
+}
+
+// writeRDB streams the snapshot to w in RDB format and returns the number
+// of keys written. The values a step hands out are encoded without the lock:
+// strings are immutable and hashes frozen until the snapshot is released.
+func (s *Server) writeRDB(w io.Writer, st snapshotStream, aux []rdb.Aux) (int64, error) {
+	rw := rdb.NewWriter(w, rdb.WriterOptions{Compress: s.cfg.boolValue("rdbcompression"), Checksum: s.cfg.boolValue("rdbchecksum")})
+	if err := rw.Header(aux); err != nil {
+		return 0, err
+	}
+	sizes := st.snap.Sizes()
+	cur := -1
+	var keys int64
+	var items []keyspace.Item
+	for done := false; !done; {
+		if st.cancel != nil && st.cancel.Load() {
+			return keys, errSaveAborted
+		}
+		st.lock()
+		items, done = st.snap.Next(items[:0])
+		st.unlock()
+		for i := range items {
+			it := &items[i]
+			if it.DB != cur {
+				if err := rw.SelectDB(it.DB, uint64(sizes[it.DB].Keys), uint64(sizes[it.DB].Expires)); err != nil {
+					return keys, err
+				}
+				cur = it.DB
+			}
+			var err error
+			if it.Hash != nil {
+				err = rw.Hash(it.Key, it.Hash.Len(), it.Hash.Range, it.ExpireMs)
+			} else {
+				err = rw.String(it.Key, it.Str, it.ExpireMs)
+			}
+			if err != nil {
+				return keys, err
+			}
+			keys++
+		}
+		if st.progress != nil {
+			st.progress.Store(keys)
+		}
+		clear(items) // let written values be collected
+	}
+	return keys, rw.Close()
+}
+
+// writeFileAtomically creates path through a temporary file in the same
+// directory: write, fsync, rename over path, fsync the directory. A crash
+// at any point leaves either the old file or the new one, never a torn one.
+func writeFileAtomically(path string, write func(f *os.File) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "temp-"+strconv.Itoa(os.Getpid())+"-*.rdb")
+	if err != nil {
+		return fmt.Errorf("creating a temporary file in %s: %w", dir, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// Readable like a file Redis writes (CreateTemp makes it 0600).
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", tmp.Name(), path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// rdbLoadStats counts what a load did (INFO's rdb_last_load_keys_*).
+type rdbLoadStats struct {
+	loaded, expired int64
+}
+
+// loadRDB reads an RDB stream into the keyspace, replacing keys it names.
+// The lock is held by the caller. Keys whose TTL already passed are skipped,
+// as a Redis master does when loading. Types thredis does not have (lists,
+// sets, sorted sets, streams, modules) fail the load with an error naming
+// the key: dropping them silently would lose data.
+func (s *Server) loadRDB(r io.Reader) (rdbLoadStats, error) {
+	var st rdbLoadStats
+	rd, err := rdb.NewReader(r, rdb.ReaderOptions{VerifyChecksum: true})
+	if err != nil {
+		return st, err
+	}
+	now := time.Now().UnixMilli()
+	for {
+		e, err := rd.Next()
+		if err == io.EOF {
+			return st, nil
+		}
+		if err != nil {
+			return st, err
+		}
+		if e.Kind != rdb.EntryKey {
+			continue
+		}
+		if e.DB < 0 || e.DB >= s.ks.NumDBs() {
+			return st, fmt.Errorf("key %q is in database %d, but only %d databases are configured", e.Key, e.DB, s.ks.NumDBs())
+		}
+		db := s.ks.DB(e.DB)
+		if e.ExpireMs >= 0 && e.ExpireMs <= now && !s.ks.ReplicaMode {
+			st.expired++
+			continue
+		}
+		switch e.Type {
+		case rdb.TypeString:
+			db.Restore(e.Key, e.Str, nil, e.ExpireMs)
+		case rdb.TypeHash:
+			h := keyspace.NewHash()
+			for _, p := range e.Hash {
+				h.SetString(p.Field, p.Value)
+			}
+			if h.Len() == 0 {
+				continue // Redis never stores an empty hash
+			}
+			db.Restore(e.Key, "", h, e.ExpireMs)
+		default:
+			return st, fmt.Errorf("key %q holds a %s, a type thredis does not support yet", e.Key, e.Type)
+		}
+		st.loaded++
+	}
+}
+
+// loadRDBFile loads path if it exists; a missing file is no error (a fresh
+// server). Lock held.
+func (s *Server) loadRDBFile(path string) (bool, rdbLoadStats, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, rdbLoadStats{}, nil
+	}
+	if err != nil {
+		return false, rdbLoadStats{}, fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := s.loadRDB(f)
+	if err != nil {
+		return true, st, fmt.Errorf("loading %s: %w", path, err)
+	}
+	return true, st, nil
+}
