@@ -101,6 +101,16 @@ func (s *Server) aofConfig() (aof.Config, error) {
 	}, nil
 }
 
+// openAOF opens the AOF file set the directives name (without loading or
+// starting it).
+func (s *Server) openAOF() (*aof.Manager, error) {
+	cfg, err := s.aofConfig()
+	if err != nil {
+		return nil, err
+	}
+	return aof.Open(cfg)
+}
+
 // enableAOF starts appending to m (already started) from now on. Lock held.
 func (s *Server) enableAOF(m *aof.Manager) {
 	a := &s.aof
@@ -142,11 +152,7 @@ func (s *Server) applyAppendOnly(on bool) error {
 	if s.persist.job != nil {
 		return errors.New("a background save is in progress, retry when it has finished")
 	}
-	cfg, err := s.aofConfig()
-	if err != nil {
-		return err
-	}
-	m, err := aof.Open(cfg)
+	m, err := s.openAOF()
 	if err != nil {
 		return err
 	}
@@ -200,11 +206,8 @@ func (s *Server) startAOFRewrite() error {
 	m := a.m
 	temporary := false
 	if m == nil {
-		cfg, err := s.aofConfig()
-		if err != nil {
-			return err
-		}
-		if m, err = aof.Open(cfg); err != nil {
+		var err error
+		if m, err = s.openAOF(); err != nil {
 			return err
 		}
 		temporary = true // rewritten, never appended to: no Start
@@ -328,56 +331,46 @@ func (s *Server) writeAOFBase(w io.Writer, st snapshotStream) (int64, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	cur := -1
 	var keys int64
-	var items []keyspace.Item
 	var buf []byte
 	argv := make([][]byte, 0, 2+2*aofItemsPerCmd)
-	for done := false; !done; {
-		if st.cancel != nil && st.cancel.Load() {
-			return keys, errSaveAborted
+	err := st.each(func(it *keyspace.Item) error {
+		buf = buf[:0]
+		if it.DB != cur {
+			buf = cmdlog.AppendCommand(buf, [][]byte{[]byte("SELECT"), strconv.AppendInt(nil, int64(it.DB), 10)})
+			cur = it.DB
 		}
-		st.lock()
-		items, done = st.snap.Next(items[:0])
-		st.unlock()
-		for i := range items {
-			it := &items[i]
-			buf = buf[:0]
-			if it.DB != cur {
-				buf = cmdlog.AppendCommand(buf, [][]byte{[]byte("SELECT"), strconv.AppendInt(nil, int64(it.DB), 10)})
-				cur = it.DB
-			}
-			key := []byte(it.Key)
-			if it.Hash == nil {
-				buf = cmdlog.AppendCommand(buf, [][]byte{[]byte("SET"), key, []byte(it.Str)})
-			} else {
-				argv = append(argv[:0], []byte("HSET"), key)
-				it.Hash.Range(func(f, v string) bool {
-					argv = append(argv, []byte(f), []byte(v))
-					if len(argv) == cap(argv) {
-						buf = cmdlog.AppendCommand(buf, argv)
-						argv = append(argv[:0], []byte("HSET"), key)
-						if _, err := bw.Write(buf); err != nil {
-							return false
-						}
-						buf = buf[:0]
-					}
-					return true
-				})
-				if len(argv) > 2 {
+		key := []byte(it.Key)
+		if it.Hash == nil {
+			buf = cmdlog.AppendCommand(buf, [][]byte{[]byte("SET"), key, []byte(it.Str)})
+		} else {
+			var werr error
+			argv = append(argv[:0], []byte("HSET"), key)
+			it.Hash.Range(func(f, v string) bool {
+				argv = append(argv, []byte(f), []byte(v))
+				if len(argv) == cap(argv) {
 					buf = cmdlog.AppendCommand(buf, argv)
+					argv = append(argv[:0], []byte("HSET"), key)
+					_, werr = bw.Write(buf)
+					buf = buf[:0]
 				}
+				return werr == nil
+			})
+			if werr != nil {
+				return werr
 			}
-			if it.ExpireMs >= 0 {
-				buf = cmdlog.AppendCommand(buf, [][]byte{[]byte("PEXPIREAT"), key, strconv.AppendInt(nil, it.ExpireMs, 10)})
+			if len(argv) > 2 {
+				buf = cmdlog.AppendCommand(buf, argv)
 			}
-			if _, err := bw.Write(buf); err != nil {
-				return keys, err
-			}
-			keys++
 		}
-		if st.progress != nil {
-			st.progress.Store(keys)
+		if it.ExpireMs >= 0 {
+			buf = cmdlog.AppendCommand(buf, [][]byte{[]byte("PEXPIREAT"), key, strconv.AppendInt(nil, it.ExpireMs, 10)})
 		}
-		clear(items)
+		keys++
+		_, err := bw.Write(buf)
+		return err
+	})
+	if err != nil {
+		return keys, err
 	}
 	return keys, bw.Flush()
 }
@@ -473,11 +466,7 @@ func (s *Server) openPersistence() error {
 		}
 		return err
 	}
-	cfg, err := s.aofConfig()
-	if err != nil {
-		return err
-	}
-	m, err := aof.Open(cfg)
+	m, err := s.openAOF()
 	if err != nil {
 		return err
 	}

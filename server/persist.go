@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/thredis/thredis/atomicfile"
 )
 
 // Persistence: RDB snapshots (SAVE, BGSAVE, save points, SHUTDOWN) and the
@@ -157,7 +159,7 @@ func (s *Server) saveSync() error {
 	start := time.Now()
 	var keys int64
 	noop := func() {}
-	err = writeFileAtomically(s.rdbPath(), func(f *os.File) error {
+	err = atomicfile.Write(s.rdbPath(), func(f *os.File) error {
 		keys, err = s.writeRDB(f, snapshotStream{snap: snap, lock: noop, unlock: noop}, s.rdbAux(false))
 		return err
 	})
@@ -203,7 +205,7 @@ func (s *Server) startBgsave() error {
 		defer close(j.done)
 		path := s.rdbPath()
 		var keys int64
-		err := writeFileAtomically(path, func(f *os.File) error {
+		err := atomicfile.Write(path, func(f *os.File) error {
 			var err error
 			keys, err = s.writeRDB(f, snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed}, s.rdbAux(false))
 			return err

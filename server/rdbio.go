@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -48,9 +47,36 @@ func (s *Server) rdbAux(aofBase bool) []rdb.Aux {
 	}
 }
 
+// each hands every item of the snapshot to fn, step by step: the lock is
+// taken for each step of the walk and released while fn encodes what the
+// step returned (strings are immutable and hashes frozen until the snapshot
+// is released). It stops early when the job is cancelled.
+func (st snapshotStream) each(fn func(it *keyspace.Item) error) error {
+	var items []keyspace.Item
+	var n int64
+	for done := false; !done; {
+		if st.cancel != nil && st.cancel.Load() {
+			return errSaveAborted
+		}
+		st.lock()
+		items, done = st.snap.Next(items[:0])
+		st.unlock()
+		for i := range items {
+			if err := fn(&items[i]); err != nil {
+				return err
+			}
+		}
+		n += int64(len(items))
+		if st.progress != nil {
+			st.progress.Store(n)
+		}
+		clear(items) // let written values be collected
+	}
+	return nil
+}
+
 // writeRDB streams the snapshot to w in RDB format and returns the number
-// of keys written. The values a step hands out are encoded without the lock:
-// strings are immutable and hashes frozen until the snapshot is released.
+// of keys written.
 func (s *Server) writeRDB(w io.Writer, st snapshotStream, aux []rdb.Aux) (int64, error) {
 	rw := rdb.NewWriter(w, rdb.WriterOptions{Compress: s.cfg.boolValue("rdbcompression"), Checksum: s.cfg.boolValue("rdbchecksum")})
 	if err := rw.Header(aux); err != nil {
@@ -59,88 +85,23 @@ func (s *Server) writeRDB(w io.Writer, st snapshotStream, aux []rdb.Aux) (int64,
 	sizes := st.snap.Sizes()
 	cur := -1
 	var keys int64
-	var items []keyspace.Item
-	for done := false; !done; {
-		if st.cancel != nil && st.cancel.Load() {
-			return keys, errSaveAborted
-		}
-		st.lock()
-		items, done = st.snap.Next(items[:0])
-		st.unlock()
-		for i := range items {
-			it := &items[i]
-			if it.DB != cur {
-				if err := rw.SelectDB(it.DB, uint64(sizes[it.DB].Keys), uint64(sizes[it.DB].Expires)); err != nil {
-					return keys, err
-				}
-				cur = it.DB
+	err := st.each(func(it *keyspace.Item) error {
+		if it.DB != cur {
+			if err := rw.SelectDB(it.DB, uint64(sizes[it.DB].Keys), uint64(sizes[it.DB].Expires)); err != nil {
+				return err
 			}
-			var err error
-			if it.Hash != nil {
-				err = rw.Hash(it.Key, it.Hash.Len(), it.Hash.Range, it.ExpireMs)
-			} else {
-				err = rw.String(it.Key, it.Str, it.ExpireMs)
-			}
-			if err != nil {
-				return keys, err
-			}
-			keys++
+			cur = it.DB
 		}
-		if st.progress != nil {
-			st.progress.Store(keys)
+		keys++
+		if it.Hash != nil {
+			return rw.Hash(it.Key, it.Hash.Len(), it.Hash.Range, it.ExpireMs)
 		}
-		clear(items) // let written values be collected
+		return rw.String(it.Key, it.Str, it.ExpireMs)
+	})
+	if err != nil {
+		return keys, err
 	}
 	return keys, rw.Close()
-}
-
-// writeFileAtomically creates path through a temporary file in the same
-// directory: write, fsync, rename over path, fsync the directory. A crash
-// at any point leaves either the old file or the new one, never a torn one.
-func writeFileAtomically(path string, write func(f *os.File) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "temp-"+strconv.Itoa(os.Getpid())+"-*.rdb")
-	if err != nil {
-		return fmt.Errorf("creating a temporary file in %s: %w", dir, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// Readable like a file Redis writes (CreateTemp makes it 0600).
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("renaming %s to %s: %w", tmp.Name(), path, err)
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // rdbLoadStats counts what a load did (INFO's rdb_last_load_keys_*).

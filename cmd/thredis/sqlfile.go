@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/thredis/thredis/atomicfile"
 	"github.com/thredis/thredis/rdb"
 	"github.com/thredis/thredis/server"
 	"github.com/thredis/thredis/vfs"
@@ -32,7 +32,7 @@ func exportSQLCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeFileSynced(out, img); err != nil {
+			if err := atomicfile.WriteBytes(out, img); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d bytes from key %q of %s\n", out, len(img), key, rdbPath)
@@ -148,26 +148,4 @@ func readSQLKey(path string, db int, key string) ([]byte, error) {
 		}
 		return img, nil
 	}
-}
-
-// writeFileSynced writes data to path through a temporary file (fsync,
-// rename), so a crash never leaves a torn database file.
-func writeFileSynced(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*.sqlite")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
