@@ -11,7 +11,7 @@ export CGO_ENABLED := 1
 
 # Fuzz targets (package:target) and how long each runs under `make test`.
 FUZZ_TARGETS := ./server:FuzzRequestStream ./server:FuzzRequestReader ./server:FuzzCommands ./canonint:FuzzParse \
-                ./rdb:FuzzReader ./aof:FuzzLoad
+                ./rdb:FuzzReader ./aof:FuzzLoad ./sdsquote:FuzzSplit
 # A count, not a duration: go1.26's fuzz coordinator can fail a run with a
 # bare "context deadline exceeded" when a -fuzztime duration ends while a
 # worker is busy (golang/go#75804, fixed in go1.27); a count has no deadline.

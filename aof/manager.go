@@ -32,6 +32,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/thredis/thredis/atomicfile"
 )
 
 // Redis's defaults for appenddirname and appendfilename.
@@ -291,7 +293,7 @@ func (m *Manager) tempIncrName() string { return tempPrefix + m.cfg.FileName + i
 
 // persist writes man as the manifest, atomically. Caller holds opMu.
 func (m *Manager) persist(man *manifest) error {
-	if err := writeFileAtomic(m.dir, m.manifestName, man.format()); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(m.dir, m.manifestName), man.format()); err != nil {
 		return fmt.Errorf("aof: persisting the AOF manifest: %w", err)
 	}
 	return nil
@@ -317,10 +319,10 @@ func (m *Manager) upgradeLegacy() error {
 	if err := os.Rename(m.legacyPath, filepath.Join(m.dir, m.cfg.FileName)); err != nil {
 		return fmt.Errorf("aof: moving the old AOF file %s into %s: %w", m.legacyPath, m.dir, err)
 	}
-	if err := syncDir(m.dir); err != nil {
+	if err := atomicfile.SyncDir(m.dir); err != nil {
 		return err
 	}
-	if err := syncDir(m.cfg.Dir); err != nil {
+	if err := atomicfile.SyncDir(m.cfg.Dir); err != nil {
 		return err
 	}
 	m.setManifest(man)

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/thredis/thredis/sdsquote"
 )
 
 // Names of the files in the AOF directory, as Redis 7 spells them.
@@ -137,8 +138,8 @@ func parseManifest(path string, data []byte) (*manifest, error) {
 		if line == "" {
 			return nil, fail(line, "Invalid AOF manifest file format")
 		}
-		argv, ok := splitArgs(line)
-		if !ok || len(argv) < 6 || len(argv)%2 != 0 {
+		argv, err := sdsquote.Split(line)
+		if err != nil || len(argv) < 6 || len(argv)%2 != 0 {
 			return nil, fail(line, "Invalid AOF manifest file format")
 		}
 		var ai aofFile
@@ -200,8 +201,10 @@ func (m *manifest) format() []byte {
 	add := func(f *aofFile) {
 		b = append(b, "file "...)
 		name := f.name
-		if needsRepr(name) {
-			b = appendRepr(b, name)
+		// Redis quotes only when sdsneedsrepr says so, and then can't read
+		// back a name holding a single quote: quote those too.
+		if sdsquote.NeedsRepr(name) || strings.IndexByte(name, '\'') >= 0 {
+			b = sdsquote.AppendRepr(b, name)
 		} else {
 			b = append(b, name...)
 		}
@@ -242,9 +245,6 @@ func isCSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
-// isCPrint is C's isprint in the C locale.
-func isCPrint(c byte) bool { return c >= 0x20 && c <= 0x7e }
-
 // atoll converts like C's atoll (strtoll in base 10): leading white space,
 // an optional sign, then digits up to the first non-digit; 0 when there are
 // none; clamped on overflow.
@@ -280,157 +280,6 @@ func atoll(s string) int64 {
 	return int64(v)
 }
 
-func isHexDigit(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func hexValue(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
-}
-
-// splitArgs splits a line into words as Redis's sdssplitargs does:
-// words are separated by white space; "double quotes" support the escapes
-// \xHH \n \r \t \b \a and \<any>; 'single quotes' support \'; a closing
-// quote must be followed by white space or the end of the line. ok is false
-// for unbalanced quotes or a closing quote followed by another character.
-// The line must not contain NUL bytes (parseManifest checks).
-func splitArgs(line string) (args []string, ok bool) {
-	p := 0
-	at := func(i int) byte { // the C string's byte at i, 0 past the end
-		if i < len(line) {
-			return line[i]
-		}
-		return 0
-	}
-	for {
-		for p < len(line) && isCSpace(line[p]) {
-			p++
-		}
-		if p >= len(line) {
-			return args, true
-		}
-		var cur []byte
-		inq, insq, done := false, false, false
-		for !done {
-			c := at(p)
-			switch {
-			case inq:
-				switch {
-				case c == '\\' && at(p+1) == 'x' && isHexDigit(at(p+2)) && isHexDigit(at(p+3)):
-					cur = append(cur, hexValue(at(p+2))*16+hexValue(at(p+3)))
-					p += 3
-				case c == '\\' && at(p+1) != 0:
-					p++
-					switch e := at(p); e {
-					case 'n':
-						cur = append(cur, '\n')
-					case 'r':
-						cur = append(cur, '\r')
-					case 't':
-						cur = append(cur, '\t')
-					case 'b':
-						cur = append(cur, '\b')
-					case 'a':
-						cur = append(cur, '\a')
-					default:
-						cur = append(cur, e)
-					}
-				case c == '"':
-					if n := at(p + 1); n != 0 && !isCSpace(n) {
-						return nil, false
-					}
-					done = true
-				case c == 0:
-					return nil, false // unterminated quotes
-				default:
-					cur = append(cur, c)
-				}
-			case insq:
-				switch {
-				case c == '\\' && at(p+1) == '\'':
-					p++
-					cur = append(cur, '\'')
-				case c == '\'':
-					if n := at(p + 1); n != 0 && !isCSpace(n) {
-						return nil, false
-					}
-					done = true
-				case c == 0:
-					return nil, false
-				default:
-					cur = append(cur, c)
-				}
-			default:
-				switch c {
-				case ' ', '\n', '\r', '\t', 0:
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					cur = append(cur, c)
-				}
-			}
-			if p < len(line) {
-				p++
-			}
-		}
-		args = append(args, string(cur))
-	}
-}
-
-// needsRepr is Redis's sdsneedsrepr (whether a file name must be quoted
-// in the manifest), plus the single quote: Redis writes a name containing
-// one unquoted, and then can't read it back as written.
-func needsRepr(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' || c == '"' || c == '\'' || c == '\n' || c == '\r' || c == '\t' || c == '\a' || c == '\b' ||
-			!isCPrint(c) || isCSpace(c) {
-			return true
-		}
-	}
-	return false
-}
-
-// appendRepr is Redis's sdscatrepr: s in double quotes with escapes that
-// splitArgs reverses.
-func appendRepr(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '"':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if isCPrint(c) {
-				b = append(b, c)
-			} else {
-				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
-			}
-		}
-	}
-	return append(b, '"')
-}
-
 // readManifest reads and parses the manifest at path. It returns (nil, nil)
 // when the file does not exist.
 func readManifest(path string) (*manifest, error) {
@@ -442,47 +291,4 @@ func readManifest(path string) (*manifest, error) {
 		return nil, fmt.Errorf("aof: can't open the AOF manifest file %s for reading: %w", path, err)
 	}
 	return parseManifest(path, data)
-}
-
-// writeFileAtomic replaces dir/name with data crash-safely: it writes
-// dir/temp-<name>, fsyncs it, renames it over dir/name and fsyncs dir.
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, tempPrefix+name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("aof: creating %s: %w", tmp, err)
-	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("aof: writing %s: %w", tmp, werr)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("aof: renaming %s to %s: %w", tmp, name, err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed
-// in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("aof: opening directory %s to fsync it: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("aof: fsync of directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -183,32 +183,6 @@ func TestManifestInvalid(t *testing.T) {
 	}
 }
 
-func TestSplitArgs(t *testing.T) {
-	cases := []struct {
-		in   string
-		want []string
-		ok   bool
-	}{
-		{"a b  c", []string{"a", "b", "c"}, true},
-		{`"a b" 'c d'`, []string{"a b", "c d"}, true},
-		{`"\x41\x4a\n\t\"\\\q"`, []string{"AJ\n\t\"\\q"}, true},
-		{`'it\'s'`, []string{"it's"}, true},
-		{`ab"cd"`, []string{"abcd"}, true},
-		{`"\x4"`, []string{"x4"}, true},
-		{`"abc`, nil, false},
-		{`"abc"d`, nil, false},
-		{`'abc'd`, nil, false},
-		{"", nil, true},
-		{"a\vb", []string{"a\vb"}, true},
-	}
-	for _, c := range cases {
-		got, ok := splitArgs(c.in)
-		if ok != c.ok || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("splitArgs(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
-		}
-	}
-}
-
 func TestAtoll(t *testing.T) {
 	cases := map[string]int64{"12": 12, " 7x": 7, "-3": -3, "+4": 4, "abc": 0, "": 0,
 		"99999999999999999999": 9223372036854775807, "-99999999999999999999": -9223372036854775808}

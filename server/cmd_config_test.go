@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/sdsquote"
 )
 
 // admExpect sends a command on a raw connection and checks the exact reply.
@@ -262,7 +263,7 @@ func TestConfigRewrite(t *testing.T) {
 	}
 	ts := startServer(t, func(c *Config) {
 		for _, line := range strings.Split(orig, "\n") {
-			args, _ := splitConfigLine(line)
+			args, _ := sdsquote.Split(line)
 			if len(args) == 0 || args[0] == "include" || strings.HasPrefix(args[0], "#") {
 				continue
 			}
@@ -316,8 +317,8 @@ func TestConfigRewrite(t *testing.T) {
 	// The rewritten file loads back to the same configuration.
 	cfg := DefaultConfig()
 	for _, line := range strings.Split(string(data), "\n") {
-		args, ok := splitConfigLine(line)
-		if !ok || len(args) == 0 || args[0][0] == '#' || args[0] == "include" {
+		args, err := sdsquote.Split(line)
+		if err != nil || len(args) == 0 || args[0][0] == '#' || args[0] == "include" {
 			continue
 		}
 		if err := cfg.Set(args[0], args[1:]...); err != nil {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/thredis/thredis/atomicfile"
+	"github.com/thredis/thredis/sdsquote"
 )
 
 // rewriteSignature marks where CONFIG REWRITE started appending lines.
@@ -45,8 +47,8 @@ func (cfg *Config) readRewriteState(path string) (*rewriteState, error) {
 			}
 			continue
 		}
-		args, ok := splitConfigLine(line)
-		if !ok || len(args) == 0 {
+		args, err := sdsquote.Split(line)
+		if err != nil || len(args) == 0 {
 			continue
 		}
 		d := cfg.lookup(args[0])
@@ -123,7 +125,7 @@ func (cfg *Config) Rewrite() error {
 		val, _ := cfg.Get(d.name)
 		cfg.rewriteDirective(d, val, st)
 	}
-	return writeFileAtomic(cfg.File, st.content())
+	return atomicfile.WriteBytes(cfg.File, []byte(st.content()))
 }
 
 // rewriteDirective emits the line(s) for one directive.
@@ -136,7 +138,7 @@ func (cfg *Config) rewriteDirective(d *directive, val string, st *rewriteState) 
 			st.rewritten[d.name] = true
 			return
 		}
-		st.rewriteLine(d.name, d.name+" "+string(appendRepr(nil, []byte(val))), changed)
+		st.rewriteLine(d.name, d.name+" "+sdsquote.Repr(val), changed)
 	case kindMemory:
 		if d.flags&fPercent != 0 && strings.HasSuffix(val, "%") {
 			st.rewriteLine(d.name, d.name+" "+val, changed)
@@ -147,7 +149,7 @@ func (cfg *Config) rewriteDirective(d *directive, val string, st *rewriteState) 
 	case kindSpecial:
 		switch d.name {
 		case "dir":
-			st.rewriteLine(d.name, d.name+" "+string(appendRepr(nil, []byte(val))), true)
+			st.rewriteLine(d.name, d.name+" "+sdsquote.Repr(val), true)
 		case "save":
 			if val == "" {
 				st.rewriteLine(d.name, `save ""`, true)
@@ -171,7 +173,7 @@ func (cfg *Config) rewriteDirective(d *directive, val string, st *rewriteState) 
 				st.rewriteLine(d.name, line, l != defs[i])
 			}
 		case "notify-keyspace-events":
-			st.rewriteLine(d.name, d.name+" "+string(appendRepr(nil, []byte(val))), val != "")
+			st.rewriteLine(d.name, d.name+" "+sdsquote.Repr(val), val != "")
 		case "bind":
 			if !changed {
 				st.rewritten[d.name] = true
@@ -226,131 +228,4 @@ func formatMemory(n uint64) string {
 		return strconv.FormatUint(n>>10, 10) + "kb"
 	}
 	return strconv.FormatUint(n, 10)
-}
-
-// writeFileAtomic replaces path with content through a synced temporary
-// file and a rename, so a crash never leaves a truncated config file.
-func writeFileAtomic(path, content string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(name)
-		}
-	}()
-	if _, err := tmp.WriteString(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
-}
-
-// splitConfigLine splits a config line like Redis's sdssplitargs:
-// whitespace-separated words, "double quotes" with \n \r \t \b \a \xHH
-// escapes, 'single quotes' with \' only. ok is false for unbalanced
-// quotes or a closing quote not followed by a space.
-func splitConfigLine(line string) (args []string, ok bool) {
-	i := 0
-	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r') {
-			i++
-		}
-		if i >= len(line) {
-			return args, true
-		}
-		var cur []byte
-		switch line[i] {
-		case '"':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, false
-				}
-				ch := line[i]
-				if ch == '\\' && i+3 < len(line) && line[i+1] == 'x' && isConfHex(line[i+2]) && isConfHex(line[i+3]) {
-					v, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
-					cur = append(cur, byte(v))
-					i += 4
-					continue
-				}
-				if ch == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						cur = append(cur, '\n')
-					case 'r':
-						cur = append(cur, '\r')
-					case 't':
-						cur = append(cur, '\t')
-					case 'b':
-						cur = append(cur, '\b')
-					case 'a':
-						cur = append(cur, '\a')
-					default:
-						cur = append(cur, line[i])
-					}
-					i++
-					continue
-				}
-				i++
-				if ch == '"' {
-					if i < len(line) && line[i] != ' ' && line[i] != '\t' {
-						return nil, false
-					}
-					break
-				}
-				cur = append(cur, ch)
-			}
-		case '\'':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, false
-				}
-				ch := line[i]
-				if ch == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					cur = append(cur, '\'')
-					i += 2
-					continue
-				}
-				i++
-				if ch == '\'' {
-					if i < len(line) && line[i] != ' ' && line[i] != '\t' {
-						return nil, false
-					}
-					break
-				}
-				cur = append(cur, ch)
-			}
-		default:
-			for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-				cur = append(cur, line[i])
-				i++
-			}
-		}
-		args = append(args, string(cur))
-	}
-}
-
-func isConfHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }

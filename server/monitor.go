@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/thredis/thredis/sdsquote"
 )
 
 // monitorSet holds the clients in MONITOR mode. feed is called with the
@@ -55,7 +57,7 @@ func (m *monitorSet) feed(c *Client, args [][]byte) {
 	line = append(line, ']')
 	for _, a := range args {
 		line = append(line, ' ')
-		line = appendRepr(line, a)
+		line = sdsquote.AppendRepr(line, a)
 	}
 	line = append(line, '\r', '\n')
 	m.mu.Lock()
@@ -69,33 +71,4 @@ func (m *monitorSet) feed(c *Client, args [][]byte) {
 		mc.push(line)
 	}
 	m.mu.Unlock()
-}
-
-// appendRepr quotes b like Redis's sdscatrepr.
-func appendRepr(dst, b []byte) []byte {
-	dst = append(dst, '"')
-	for _, ch := range b {
-		switch ch {
-		case '\\', '"':
-			dst = append(dst, '\\', ch)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\a':
-			dst = append(dst, '\\', 'a')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		default:
-			if ch >= 0x20 && ch < 0x7f {
-				dst = append(dst, ch)
-			} else {
-				const hex = "0123456789abcdef"
-				dst = append(dst, '\\', 'x', hex[ch>>4], hex[ch&15])
-			}
-		}
-	}
-	return append(dst, '"')
 }

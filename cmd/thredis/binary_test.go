@@ -271,7 +271,8 @@ requirepass "s3cret pass"
 maxclients 123
 loglevel warning
 `, filePort))
-	startThredis(t, flagPort, "--config", conf, "--port", strconv.Itoa(flagPort), "--hz", "25")
+	wd := t.TempDir() // the working directory: "dir ." resolves to it
+	waitListening(t, runThredisIn(t, wd, nil, "--config", conf, "--port", strconv.Itoa(flagPort), "--hz", "25"), flagPort)
 
 	// The flag overrides the file's port.
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(filePort), time.Second); err == nil {
@@ -302,7 +303,7 @@ loglevel warning
 		"maxclients": "123",                  // file, directive without a flag
 		"hz":         "25",                   // Redis-style --directive on the command line
 		"loglevel":   "warning",
-		"dir":        mustAbs(t, "."),
+		"dir":        wd,
 	} {
 		got, err := rdb.ConfigGet(ctx, name).Result()
 		if err != nil {
@@ -312,15 +313,6 @@ loglevel warning
 			t.Errorf("CONFIG GET %s = %q, want %q", name, got[name], want)
 		}
 	}
-}
-
-func mustAbs(t *testing.T, p string) string {
-	t.Helper()
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }
 
 func TestBinaryLogLevel(t *testing.T) {

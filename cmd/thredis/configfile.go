@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/thredis/thredis/sdsquote"
 	"github.com/thredis/thredis/server"
 )
 
@@ -38,7 +40,7 @@ func loadConfig(cfg *server.Config, path string, depth int) error {
 		if text == "" || text[0] == '#' {
 			continue
 		}
-		words, err := splitArgs(text)
+		words, err := splitConfigLine(text)
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", path, line, err)
 		}
@@ -106,104 +108,12 @@ func quoteDirective(cfg *server.Config, name string, values []string) string {
 	return strings.Join(parts, " ")
 }
 
-// splitArgs splits a config line like Redis's sdssplitargs: whitespace
-// separated words, "double quotes" with \n \r \t \xHH escapes, 'single
-// quotes' with only \' escaped. A closing quote must be followed by a space.
-func splitArgs(line string) ([]string, error) {
-	var out []string
-	i := 0
-	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-			i++
-		}
-		if i >= len(line) {
-			return out, nil
-		}
-		var cur strings.Builder
-		switch line[i] {
-		case '"':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, fmt.Errorf("unbalanced quotes in configuration line")
-				}
-				ch := line[i]
-				if ch == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-					cur.WriteByte(hexVal(line[i+2])<<4 | hexVal(line[i+3]))
-					i += 4
-					continue
-				}
-				if ch == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						cur.WriteByte('\n')
-					case 'r':
-						cur.WriteByte('\r')
-					case 't':
-						cur.WriteByte('\t')
-					case 'b':
-						cur.WriteByte('\b')
-					case 'a':
-						cur.WriteByte('\a')
-					default:
-						cur.WriteByte(line[i])
-					}
-					i++
-					continue
-				}
-				if ch == '"' {
-					i++
-					if i < len(line) && line[i] != ' ' && line[i] != '\t' {
-						return nil, fmt.Errorf("closing quote must be followed by a space")
-					}
-					break
-				}
-				cur.WriteByte(ch)
-				i++
-			}
-		case '\'':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, fmt.Errorf("unbalanced quotes in configuration line")
-				}
-				ch := line[i]
-				if ch == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					cur.WriteByte('\'')
-					i += 2
-					continue
-				}
-				if ch == '\'' {
-					i++
-					if i < len(line) && line[i] != ' ' && line[i] != '\t' {
-						return nil, fmt.Errorf("closing quote must be followed by a space")
-					}
-					break
-				}
-				cur.WriteByte(ch)
-				i++
-			}
-		default:
-			for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-				cur.WriteByte(line[i])
-				i++
-			}
-		}
-		out = append(out, cur.String())
+// splitConfigLine splits a config line with Redis's quoting
+// (sdsquote.Split), wording unbalanced quotes as Redis's config loader does.
+func splitConfigLine(text string) ([]string, error) {
+	words, err := sdsquote.Split(text)
+	if errors.Is(err, sdsquote.ErrUnbalancedQuotes) {
+		err = errors.New("unbalanced quotes in configuration line")
 	}
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func hexVal(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
+	return words, err
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/thredis/thredis/server"
 )
 
-func TestSplitArgs(t *testing.T) {
+func TestSplitConfigLine(t *testing.T) {
 	for _, tc := range []struct {
 		line string
 		want []string
@@ -29,19 +29,19 @@ func TestSplitArgs(t *testing.T) {
 		{line: `x "a"b`, err: "closing quote must be followed by a space"},
 		{line: `x 'a'b`, err: "closing quote must be followed by a space"},
 	} {
-		got, err := splitArgs(tc.line)
+		got, err := splitConfigLine(tc.line)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("splitArgs(%q) error = %v, want %q", tc.line, err, tc.err)
+				t.Errorf("splitConfigLine(%q) error = %v, want %q", tc.line, err, tc.err)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("splitArgs(%q): %v", tc.line, err)
+			t.Errorf("splitConfigLine(%q): %v", tc.line, err)
 			continue
 		}
 		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("splitArgs(%q) = %q, want %q", tc.line, got, tc.want)
+			t.Errorf("splitConfigLine(%q) = %q, want %q", tc.line, got, tc.want)
 		}
 	}
 }
