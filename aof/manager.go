@@ -389,6 +389,7 @@ func (m *Manager) Start() error {
 	hist := man.hist
 	man.hist = nil
 	m.deleteFiles(hist)
+	m.removeStaleTemps()
 	if err := m.persist(man); err != nil {
 		f.Close()
 		return err

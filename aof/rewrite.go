@@ -42,9 +42,9 @@ func (m *Manager) BeginRewrite() (*os.File, error) {
 	case stateWaitRewrite:
 		return m.restartFirstRewrite()
 	}
-	base, err := os.CreateTemp(m.dir, tempBasePattern)
+	base, err := m.createTempBase()
 	if err != nil {
-		return nil, fmt.Errorf("aof: creating the temporary rewrite file: %w", err)
+		return nil, err
 	}
 	m.ioMu.Lock()
 	defer m.ioMu.Unlock()
@@ -90,9 +90,9 @@ func (m *Manager) beginFirstRewrite() (*os.File, error) {
 	if err := os.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("aof: creating the AOF directory: %w", err)
 	}
-	base, err := os.CreateTemp(m.dir, tempBasePattern)
+	base, err := m.createTempBase()
 	if err != nil {
-		return nil, fmt.Errorf("aof: creating the temporary rewrite file: %w", err)
+		return nil, err
 	}
 	name := m.tempIncrName()
 	f, err := os.OpenFile(filepath.Join(m.dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
@@ -115,9 +115,9 @@ func (m *Manager) beginFirstRewrite() (*os.File, error) {
 // the temporary incremental file holds is covered by the new snapshot, so
 // it starts over empty. Caller holds opMu.
 func (m *Manager) restartFirstRewrite() (*os.File, error) {
-	base, err := os.CreateTemp(m.dir, tempBasePattern)
+	base, err := m.createTempBase()
 	if err != nil {
-		return nil, fmt.Errorf("aof: creating the temporary rewrite file: %w", err)
+		return nil, err
 	}
 	m.ioMu.Lock()
 	defer m.ioMu.Unlock()
@@ -288,4 +288,34 @@ func (m *Manager) removeTempBase(base *os.File) error {
 		return fmt.Errorf("aof: removing the temporary rewrite file: %w", err)
 	}
 	return nil
+}
+
+// createTempBase creates the file a rewrite writes its new base into,
+// readable like the other AOF files (CreateTemp makes it 0600).
+func (m *Manager) createTempBase() (*os.File, error) {
+	base, err := os.CreateTemp(m.dir, tempBasePattern)
+	if err != nil {
+		return nil, fmt.Errorf("aof: creating the temporary rewrite file: %w", err)
+	}
+	if err := base.Chmod(0o644); err != nil {
+		base.Close()
+		os.Remove(base.Name())
+		return nil, fmt.Errorf("aof: chmod of the temporary rewrite file: %w", err)
+	}
+	return base, nil
+}
+
+// removeStaleTemps deletes what a crash in the middle of a rewrite or a
+// manifest update left behind (temporary bases, the temporary incremental
+// file of a first rewrite, manifest temporaries): nothing refers to them,
+// and repeated crashes would otherwise pile them up.
+func (m *Manager) removeStaleTemps() {
+	for _, pattern := range []string{tempBasePattern, m.tempIncrName(), tempPrefix + m.manifestName + "-*"} {
+		names, _ := filepath.Glob(filepath.Join(m.dir, pattern))
+		for _, n := range names {
+			if err := os.Remove(n); err == nil {
+				m.log.Info("removed a temporary file left by an interrupted rewrite", "file", filepath.Base(n))
+			}
+		}
+	}
 }

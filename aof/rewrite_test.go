@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -359,5 +360,44 @@ func TestRewriteUnderLoad(t *testing.T) {
 				t.Fatalf("files left: %v", listDir(t, filepath.Join(dir, DefaultDirName)))
 			}
 		})
+	}
+}
+
+// TestStartRemovesStaleTemps: temporaries of a rewrite interrupted by a
+// crash are deleted at the next start, and a rewrite's base is 0644.
+func TestStartRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Open(testConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	base, err := m.BeginRewrite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := base.Stat(); st.Mode().Perm() != 0o644 {
+		t.Fatalf("rewrite base mode %v", st.Mode())
+	}
+	base.WriteString("half a rewrite")
+	// A crash now: the temporary base stays behind.
+	stale := base.Name()
+	base.Close()
+	m2, err := Open(testConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2.Load(func(io.Reader) error { return nil }, func([][][]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale rewrite temporary %s still there (%v)", stale, err)
 	}
 }

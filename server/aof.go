@@ -27,10 +27,9 @@ type aofState struct {
 	m   *aof.Manager // nil while appendonly is off
 	enc *cmdlog.Encoder
 	buf []byte
-	// end is the AOF offset after the last appended entry; under
-	// appendfsync always a client's reply waits until it is on disk.
-	end    atomic.Uint64
-	always atomic.Bool
+	// end is the AOF offset after the last appended entry; a client's
+	// reply waits until the file has it (on disk under appendfsync always).
+	end atomic.Uint64
 	// live is m for readers without the lock (clients waiting for fsync).
 	live atomic.Pointer[aof.Manager]
 
@@ -117,8 +116,6 @@ func (s *Server) enableAOF(m *aof.Manager) {
 	a.m = m
 	a.live.Store(m)
 	a.enc = cmdlog.NewEncoder()
-	fsync, _ := s.cfg.Get("appendfsync")
-	a.always.Store(fsync == "always")
 	s.cmdlog.Subscribe(a)
 }
 
@@ -132,7 +129,6 @@ func (s *Server) disableAOF() error {
 	m := a.m
 	a.m = nil
 	a.live.Store(nil)
-	a.always.Store(false)
 	a.rewriteScheduled = false
 	return m.Close()
 }
@@ -173,13 +169,13 @@ func (s *Server) applyAppendFsync(v string) error {
 	if s.aof.m != nil {
 		s.aof.m.SetFsync(p)
 	}
-	s.aof.always.Store(p == aof.Always)
 	return nil
 }
 
-// waitAOF is called before a client's replies are sent: under appendfsync
-// always they are sent only once the log entries of its commands are on
-// disk. Many clients share one fsync (the aof package's group commit).
+// waitAOF is called before a client's replies are sent: they go out only
+// once the log entries of its commands are written to the AOF (on disk,
+// under appendfsync always). Many clients share one write and one fsync
+// (the aof package's group commit).
 func (c *Client) waitAOF() error {
 	off := c.aofWait
 	if off == 0 {

@@ -66,8 +66,8 @@ type Client struct {
 	// CLIENT LIST's multi= (the queue itself is not safe to read from
 	// other clients).
 	queued atomic.Int32
-	// aofWait is the AOF offset the client's replies wait for under
-	// appendfsync always (0: nothing to wait for).
+	// aofWait is the AOF offset the client's replies wait for (0:
+	// nothing to wait for); see waitAOF.
 	aofWait uint64
 	// redact marks argument positions SLOWLOG must hide (CONFIG SET
 	// requirepass ...), bit i for args[i]; reset by slowlogRecord.
@@ -323,9 +323,11 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	if !s.inExec && c.locked {
 		s.flushPropagation(false)
 	}
-	if s.aof.always.Load() && s.cmdlog.Seq() != logSeq {
+	if s.aof.live.Load() != nil && s.cmdlog.Seq() != logSeq {
 		// Something was logged while this command ran: its reply waits
-		// until the AOF has it on disk (see flush).
+		// until the AOF has written it (and fsynced it, under appendfsync
+		// always), as Redis writes its AOF buffer before replying, so a
+		// crashed process never loses an acknowledged write (see flush).
 		c.aofWait = s.aof.end.Load()
 	}
 	cmd.stats.calls.Add(1)

@@ -196,8 +196,8 @@ func (c *Client) flush() bool {
 		return true
 	}
 	if err := c.waitAOF(); err != nil {
-		// appendfsync always: a write that is not on disk is never
-		// acknowledged; the client sees the connection drop instead.
+		// A write the AOF could not take is never acknowledged; the
+		// client sees the connection drop instead.
 		c.s.log.Warn("AOF fsync failed, closing the client without replying", "id", c.ID, "err", err)
 		c.W.Reset()
 		c.closing = true
