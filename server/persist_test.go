@@ -620,3 +620,101 @@ func TestConfigSetAppendOnly(t *testing.T) {
 		t.Fatalf("after appendonly no and a restart: %s", d)
 	}
 }
+
+// incrFile returns the path of the AOF's (single) incremental file.
+func incrFile(t *testing.T, dir string) string {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "appendonlydir", "*.incr.aof"))
+	if len(names) != 1 {
+		t.Fatalf("incremental files: %v", names)
+	}
+	return names[0]
+}
+
+// TestAOFDamagedAtStartup: a torn tail (a crash mid-write) is loaded up to
+// the last whole command with aof-load-truncated yes, and refused without
+// it; a corrupt middle always stops start-up with the file and offset.
+func TestAOFDamagedAtStartup(t *testing.T) {
+	dir := t.TempDir()
+	ts := persistentServer(t, dir, "appendonly", "yes")
+	r := ts.raw(t)
+	mustReply(t, r, "+OK\r\n", "SET", "a", "1")
+	q(t, r, "SQL", "CREATE TABLE t(x)")
+	q(t, r, "SQL", "INSERT INTO t VALUES (1)")
+	mustReply(t, r, "+OK\r\n", "SET", "b", "2")
+	ts.Shutdown()
+	path := incrFile(t, dir)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tear the last command (SET b 2) in the middle.
+	torn := data[:len(data)-5]
+	if err := os.WriteFile(path, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	strict := New(mustConfig(t, dir, "appendonly", "yes", "aof-load-truncated", "no"), nil)
+	if err := strict.LoadData(); err == nil || !strings.Contains(err.Error(), filepath.Base(path)) {
+		t.Fatalf("aof-load-truncated no: start-up error %v, want one naming %s", err, filepath.Base(path))
+	}
+	ts2 := persistentServer(t, dir, "appendonly", "yes")
+	r2 := ts2.raw(t)
+	mustReply(t, r2, "$1\r\n1\r\n", "GET", "a")
+	mustReply(t, r2, "$-1\r\n", "GET", "b")
+	if n := sqlCount(t, r2, "_sql:redis_db", "t"); n != 1 {
+		t.Fatalf("t has %d rows after a torn tail", n)
+	}
+	mustReply(t, r2, "+OK\r\n", "SET", "c", "3") // appends continue after the cut
+	ts2.Shutdown()
+	ts3 := persistentServer(t, dir, "appendonly", "yes")
+	mustReply(t, ts3.raw(t), "$1\r\n3\r\n", "GET", "c")
+	ts3.Shutdown()
+
+	// A corrupt byte in the middle: refuse to start, naming file and offset.
+	data, _ = os.ReadFile(path)
+	i := strings.Index(string(data), "*3\r\n$3\r\nSET")
+	if i < 0 {
+		t.Fatalf("no SET in %q", data)
+	}
+	data[i] = '!'
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := New(mustConfig(t, dir, "appendonly", "yes"), nil)
+	err = bad.LoadData()
+	if err == nil || !strings.Contains(err.Error(), filepath.Base(path)) || !strings.Contains(err.Error(), "offset "+strconv.Itoa(i)) {
+		t.Fatalf("corrupt middle: start-up error %v, want file %s and offset %d", err, filepath.Base(path), i)
+	}
+}
+
+// mustConfig is a default config with dir and directives set.
+func mustConfig(t *testing.T, dir string, kv ...string) *Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	kv = append([]string{"port", "0", "save", "", "dir", dir}, kv...)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := cfg.Set(kv[i], kv[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg
+}
+
+// TestAOFAutoRewrite: once the AOF outgrows auto-aof-rewrite-min-size by
+// auto-aof-rewrite-percentage, it is rewritten by itself.
+func TestAOFAutoRewrite(t *testing.T) {
+	dir := t.TempDir()
+	ts := persistentServer(t, dir, "appendonly", "yes", "auto-aof-rewrite-min-size", "64kb", "auto-aof-rewrite-percentage", "100")
+	r := ts.raw(t)
+	val := strings.Repeat("x", 1000)
+	for i := 0; i < 200; i++ {
+		mustReply(t, r, "+OK\r\n", "SET", "k"+strconv.Itoa(i%10), val)
+	}
+	waitInfo(t, r, "aof_rewrites", "1")
+	want := dumpKeyspace(ts)
+	ts.Shutdown()
+	ts2 := persistentServer(t, dir, "appendonly", "yes")
+	if d := diffKeyspaces(want, dumpKeyspace(ts2)); d != "" {
+		t.Fatalf("after an automatic rewrite and a restart: %s", d)
+	}
+}
