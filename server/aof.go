@@ -12,6 +12,7 @@ import (
 	"github.com/thredis/thredis/aof"
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/procboost"
 )
 
 // The append-only file is one more reader of the command log (DESIGN rule
@@ -226,6 +227,8 @@ func (s *Server) startAOFRewrite() error {
 	s.log.Info("background append only file rewriting started")
 	go func() {
 		defer close(j.done)
+		procboost.Begin() // see startBgsave
+		defer procboost.End()
 		st := snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed}
 		var err error
 		if useRDB {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/thredis/thredis/atomicfile"
+	"github.com/thredis/thredis/procboost"
 )
 
 // Persistence: RDB snapshots (SAVE, BGSAVE, save points, SHUTDOWN) and the
@@ -203,6 +204,10 @@ func (s *Server) startBgsave() error {
 	s.log.Info("background saving started")
 	go func() {
 		defer close(j.done)
+		// The encoder is CPU-bound for seconds: with one P it would
+		// starve the clients between the runtime's preemptions.
+		procboost.Begin()
+		defer procboost.End()
 		path := s.rdbPath()
 		var keys int64
 		err := atomicfile.Write(path, func(f *os.File) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/thredis/thredis/canonint"
 	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/procboost"
 	"github.com/thredis/thredis/resp"
 	"github.com/thredis/thredis/sqlcmd/sqlite"
 	"github.com/thredis/thredis/vfs"
@@ -520,7 +521,7 @@ func (s *Session) stepOnce(cn *conn, cs *cachedStmt, resp3 bool) (stmtResult, er
 	rows, r, err := cs.st.Run(s.rows[:0], resp3, limit, timeout)
 	s.setRunning(nil)
 	if r.Long {
-		boost.end()
+		procboost.End()
 	}
 	s.rows = rows
 	if errors.Is(err, sqlite.ErrRowsTooBig) {
