@@ -657,7 +657,7 @@ func (m *Manager) syncFile(f *os.File) error {
 	if m.syncHook != nil {
 		return m.syncHook(f)
 	}
-	return f.Sync()
+	return dataSync(f)
 }
 
 // maxKeptBuffer is the capacity above which an emptied buffer is released
