@@ -12,7 +12,6 @@ import (
 	"github.com/thredis/thredis/aof"
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
-	"github.com/thredis/thredis/procboost"
 )
 
 // The append-only file is one more reader of the command log (DESIGN rule
@@ -24,7 +23,6 @@ import (
 // aofState is the server's AOF bookkeeping. Fields are guarded by the
 // execution lock unless they are atomics.
 type aofState struct {
-	s   *Server
 	m   *aof.Manager // nil while appendonly is off
 	enc *cmdlog.Encoder
 	buf []byte
@@ -39,11 +37,9 @@ type aofState struct {
 	lastRewriteSecs     int64
 	rewrites            int64
 	consecutiveFailures int64
-	lastWriteErr        error // as of the last cron or append failure check
 }
 
-func (a *aofState) init(s *Server) {
-	a.s = s
+func (a *aofState) init() {
 	a.lastRewriteOK = true
 	a.lastRewriteSecs = -1
 }
@@ -63,25 +59,16 @@ func (a *aofState) Publish(_ uint64, e *cmdlog.Entry) {
 }
 
 // writeError returns the AOF's last write or fsync error, nil when healthy
-// or off. Lock held.
+// or off (Stats never waits for disk I/O). Lock held.
 func (a *aofState) writeError() error {
 	if a.m == nil {
 		return nil
 	}
-	return a.lastWriteErr
-}
-
-// cron refreshes the write status. Lock held.
-func (a *aofState) cron() {
-	if a.m == nil {
-		a.lastWriteErr = nil
-		return
-	}
 	st := a.m.Stats()
-	a.lastWriteErr = st.LastWriteErr
-	if a.lastWriteErr == nil {
-		a.lastWriteErr = st.LastFsyncErr
+	if st.LastWriteErr != nil {
+		return st.LastWriteErr
 	}
+	return st.LastFsyncErr
 }
 
 // aofConfig builds the aof package's configuration from the directives.
@@ -209,36 +196,24 @@ func (s *Server) startAOFRewrite() error {
 		}
 		temporary = true // rewritten, never appended to: no Start
 	}
-	snap, err := s.ks.BeginSnapshot()
-	if err != nil {
-		return err
-	}
 	base, err := m.BeginRewrite()
 	if err != nil {
-		snap.Release()
 		return fmt.Errorf("starting the AOF rewrite: %w", err)
 	}
 	if a.enc != nil {
 		a.enc.SetDB(-1) // the new incremental file starts with a SELECT
 	}
 	useRDB := s.cfg.boolValue("aof-use-rdb-preamble")
-	j := &snapJob{kind: "aof", start: time.Now(), total: int64(s.ks.KeyCount()), done: make(chan struct{})}
-	s.persist.job = j
-	s.log.Info("background append only file rewriting started")
-	go func() {
-		defer close(j.done)
-		procboost.Begin() // see startBgsave
-		defer procboost.End()
-		st := snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed}
+	write := func(st snapshotStream) error {
 		var err error
 		if useRDB {
 			_, err = s.writeRDB(base, st, s.rdbAux(true))
 		} else {
 			_, err = s.writeAOFBase(base, st)
 		}
-		s.mu.Lock()
-		snap.Release()
-		s.mu.Unlock()
+		return err
+	}
+	after := func(err error) error {
 		if err == nil {
 			err = m.CommitRewrite(base, useRDB)
 		} else {
@@ -249,9 +224,9 @@ func (s *Server) startAOFRewrite() error {
 				err = cerr
 			}
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.persist.job = nil
+		return err
+	}
+	done := func(j *snapJob, err error) {
 		a.lastRewriteSecs = int64(time.Since(j.start) / time.Second)
 		if err != nil {
 			a.lastRewriteOK = false
@@ -263,8 +238,15 @@ func (s *Server) startAOFRewrite() error {
 			a.rewrites++
 			s.log.Info("background AOF rewrite finished successfully", "ms", time.Since(j.start).Milliseconds())
 		}
-		s.startScheduledJob()
-	}()
+	}
+	if err := s.startSnapshotJob("aof", write, after, done); err != nil {
+		m.AbortRewrite(base)
+		if temporary {
+			m.Close()
+		}
+		return err
+	}
+	s.log.Info("background append only file rewriting started")
 	return nil
 }
 
@@ -378,8 +360,7 @@ func (s *Server) writeAOFBase(w io.Writer, st snapshotStream) (int64, error) {
 // as the master link, so writes to SQL database keys (page batches) are
 // allowed, and already holding the lock the loader holds.
 func (s *Server) replayClient() *Client {
-	fc := &Client{s: s, ID: -1, DB: s.ks.DB(0), authed: true, locked: true, addr: "aof", created: time.Now()}
-	fc.W.Proto = 2
+	fc := s.internalClient(0, "aof")
 	fc.flags.Store(uint32(clientMaster))
 	return fc
 }
@@ -457,12 +438,7 @@ func (s *Server) openPersistence() error {
 		s.admin.lastSave.Store(time.Now().Unix())
 	}()
 	if !s.cfg.boolValue("appendonly") {
-		found, st, err := s.loadRDBFile(s.rdbPath())
-		s.persist.lastLoad = st
-		if found && err == nil {
-			s.log.Info("DB loaded from disk", "path", s.rdbPath(), "keys", st.loaded, "expired", st.expired,
-				"ms", time.Since(start).Milliseconds())
-		}
+		_, err := s.loadDumpFile()
 		return err
 	}
 	m, err := s.openAOF()
@@ -476,13 +452,8 @@ func (s *Server) openPersistence() error {
 		}
 		s.log.Info("DB loaded from append only file", "keys", s.ks.KeyCount(), "ms", time.Since(start).Milliseconds(),
 			"expired_in_base", s.persist.lastLoad.expired)
-	} else {
-		found, st, err := s.loadRDBFile(s.rdbPath())
-		if err != nil {
-			return err
-		}
-		s.persist.lastLoad = st
-		fromRDB = found
+	} else if fromRDB, err = s.loadDumpFile(); err != nil {
+		return err
 	}
 	if err := m.Start(); err != nil {
 		return err
@@ -490,33 +461,18 @@ func (s *Server) openPersistence() error {
 	s.enableAOF(m)
 	if fromRDB {
 		// Write the loaded data as the AOF base before serving, so the
-		// AOF (which the next start loads instead of the RDB) holds it.
-		if err := s.rewriteAOFSync(m); err != nil {
+		// AOF (which the next start loads instead of the RDB) holds it:
+		// an ordinary rewrite, waited for (nobody is served yet).
+		if err := s.startAOFRewrite(); err != nil {
 			return fmt.Errorf("creating the AOF base from %s: %w", s.rdbPath(), err)
+		}
+		s.waitJobLocked(false)
+		if !s.aof.lastRewriteOK {
+			return fmt.Errorf("creating the AOF base from %s failed (the log has the error)", s.rdbPath())
 		}
 		s.log.Info("RDB data written as the first AOF base", "path", s.rdbPath())
 	}
 	return nil
-}
-
-// rewriteAOFSync rewrites the AOF with the lock held throughout. Lock held.
-func (s *Server) rewriteAOFSync(m *aof.Manager) error {
-	snap, err := s.ks.BeginSnapshot()
-	if err != nil {
-		return err
-	}
-	defer snap.Release()
-	base, err := m.BeginRewrite()
-	if err != nil {
-		return err
-	}
-	s.aof.enc.SetDB(-1)
-	noop := func() {}
-	if _, err := s.writeRDB(base, snapshotStream{snap: snap, lock: noop, unlock: noop}, s.rdbAux(true)); err != nil {
-		m.AbortRewrite(base)
-		return err
-	}
-	return m.CommitRewrite(base, true)
 }
 
 // closePersistence flushes and closes the AOF (shutdown).

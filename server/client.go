@@ -98,6 +98,16 @@ const (
 	flushThreshold    = 64 << 10
 )
 
+// internalClient returns a client without a connection that runs commands
+// for the server itself (the SQL redis() function, AOF replay) on database
+// db, replying in RESP2. It is created holding the execution lock, as its
+// callers do.
+func (s *Server) internalClient(db int, addr string) *Client {
+	c := &Client{s: s, ID: -1, DB: s.ks.DB(db), DBIndex: db, authed: true, locked: true, addr: addr}
+	c.W.Proto = 2
+	return c
+}
+
 // newClient creates the state of a freshly accepted connection.
 func (s *Server) newClient(nc net.Conn, id int64) *Client {
 	c := &Client{s: s, conn: nc, ID: id, created: time.Now()}

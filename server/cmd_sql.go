@@ -108,8 +108,7 @@ func (h sqlHost) Propagate(db int, argv [][]byte) {
 // reply.
 func (h sqlHost) Call(db int, args [][]byte) []byte {
 	s := h.s
-	fc := &Client{s: s, ID: -1, DB: s.ks.DB(db), DBIndex: db, authed: true, locked: true, addr: "sql"}
-	fc.W.Proto = 2
+	fc := s.internalClient(db, "sql")
 	cmd, msg := s.table.resolve(args)
 	if msg != "" {
 		return []byte("-" + msg + "\r\n")

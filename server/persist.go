@@ -47,7 +47,6 @@ type snapJob struct {
 type persistState struct {
 	job            *snapJob // the running snapshot job, nil when none
 	dirtyAtSave    uint64   // Keyspace.Dirty as of the last successful save
-	dirtyAtBgsave  uint64   // Keyspace.Dirty when the running BGSAVE began
 	bgsaveSched    bool     // BGSAVE SCHEDULE waiting for the running job
 	lastBgsaveOK   bool
 	lastBgsaveTry  time.Time
@@ -105,8 +104,10 @@ func (s *Server) refreshDenyWrites() {
 	switch {
 	case s.cfg.boolValue("stop-writes-on-bgsave-error") && len(s.currentSaveParams()) > 0 && !s.persist.lastBgsaveOK:
 		msg = errMisconfRDB
-	case s.aof.writeError() != nil:
-		msg = errMisconfAOF + errorText(s.aof.writeError()).Error()
+	default:
+		if err := s.aof.writeError(); err != nil {
+			msg = errMisconfAOF + errorText(err).Error()
+		}
 	}
 	if msg == "" {
 		s.persist.denyWrites.Store(nil)
@@ -187,9 +188,14 @@ func jobName(kind string) string {
 	return "save"
 }
 
-// startBgsave begins a background save: the snapshot is taken now, under
-// the lock, and streamed to disk by a goroutine. Lock held.
-func (s *Server) startBgsave() error {
+// startSnapshotJob takes a keyspace snapshot now (lock held) and streams it
+// from a goroutine: write encodes it (the stream takes the lock for each
+// step of the walk); after, called without the lock once the snapshot is
+// released, finishes the output (an AOF rewrite commits its files there);
+// done records the outcome with the lock held. Only one job runs at a time;
+// a scheduled one starts when it ends.
+func (s *Server) startSnapshotJob(kind string, write func(st snapshotStream) error,
+	after func(err error) error, done func(j *snapJob, err error)) error {
 	if s.persist.job != nil {
 		return errors.New("a snapshot job is already running")
 	}
@@ -197,41 +203,61 @@ func (s *Server) startBgsave() error {
 	if err != nil {
 		return err
 	}
-	j := &snapJob{kind: "rdb", start: time.Now(), total: int64(s.ks.KeyCount()), done: make(chan struct{})}
+	j := &snapJob{kind: kind, start: time.Now(), total: int64(s.ks.KeyCount()), done: make(chan struct{})}
 	s.persist.job = j
-	s.persist.dirtyAtBgsave = s.ks.Dirty
-	s.persist.lastBgsaveTry = j.start
-	s.log.Info("background saving started")
 	go func() {
 		defer close(j.done)
 		// The encoder is CPU-bound for seconds: with one P it would
 		// starve the clients between the runtime's preemptions.
 		procboost.Begin()
-		defer procboost.End()
-		path := s.rdbPath()
-		var keys int64
-		err := atomicfile.Write(path, func(f *os.File) error {
-			var err error
-			keys, err = s.writeRDB(f, snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed}, s.rdbAux(false))
-			return err
-		})
+		err := write(snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed})
+		procboost.End()
+		s.mu.Lock()
+		snap.Release()
+		s.mu.Unlock()
+		if after != nil {
+			err = after(err)
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		snap.Release()
 		s.persist.job = nil
+		done(j, err)
+		s.startScheduledJob()
+	}()
+	return nil
+}
+
+// startBgsave begins a background save of the data as it is now. Lock
+// held.
+func (s *Server) startBgsave() error {
+	path := s.rdbPath()
+	dirty := s.ks.Dirty
+	var keys int64
+	write := func(st snapshotStream) error {
+		return atomicfile.Write(path, func(f *os.File) error {
+			var err error
+			keys, err = s.writeRDB(f, st, s.rdbAux(false))
+			return err
+		})
+	}
+	done := func(j *snapJob, err error) {
 		s.persist.lastBgsaveSecs = int64(time.Since(j.start).Round(time.Second) / time.Second)
 		if err != nil {
 			s.persist.lastBgsaveOK = false
 			s.log.Warn("background saving failed", "path", path, "err", err)
 		} else {
 			s.persist.lastBgsaveOK = true
-			s.savedAt(s.persist.dirtyAtBgsave, j.start)
+			s.savedAt(dirty, j.start)
 			s.log.Info("background saving terminated with success", "path", path, "keys", keys,
 				"ms", time.Since(j.start).Milliseconds())
 		}
 		s.refreshDenyWrites()
-		s.startScheduledJob()
-	}()
+	}
+	if err := s.startSnapshotJob("rdb", write, nil, done); err != nil {
+		return err
+	}
+	s.persist.lastBgsaveTry = time.Now()
+	s.log.Info("background saving started")
 	return nil
 }
 
@@ -260,7 +286,6 @@ func (s *Server) startScheduledJob() {
 func (s *Server) persistCron(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.aof.cron()
 	s.refreshDenyWrites()
 	if s.persist.job != nil {
 		return
@@ -289,15 +314,18 @@ func (s *Server) persistCron(now time.Time) {
 // Called without the lock.
 func (s *Server) stopJob() {
 	s.mu.Lock()
-	s.stopJobLocked()
+	s.waitJobLocked(true)
 	s.mu.Unlock()
 }
 
-// stopJobLocked is stopJob for a caller holding the lock; the lock is
-// released while waiting and held again on return, with no job running.
-func (s *Server) stopJobLocked() {
+// waitJobLocked waits until no snapshot job runs, cancelling it first if
+// cancel is set. The caller holds the lock; it is released while waiting
+// and held again on return.
+func (s *Server) waitJobLocked(cancel bool) {
 	for j := s.persist.job; j != nil; j = s.persist.job {
-		j.cancel.Store(true)
+		if cancel {
+			j.cancel.Store(true)
+		}
 		s.mu.Unlock()
 		<-j.done
 		s.mu.Lock()
@@ -408,7 +436,7 @@ func boolDigit(v bool) string {
 // running and the error is returned, unless force. Called without the lock.
 func (s *Server) ShutdownSave(save, nosave, force bool) error {
 	s.mu.Lock()
-	s.stopJobLocked()
+	s.waitJobLocked(true)
 	if (save || len(s.currentSaveParams()) > 0) && !nosave {
 		s.log.Info("saving the final RDB snapshot before exiting")
 		if err := s.saveSync(); err != nil {

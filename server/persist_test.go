@@ -718,3 +718,28 @@ func TestAOFAutoRewrite(t *testing.T) {
 		t.Fatalf("after an automatic rewrite and a restart: %s", d)
 	}
 }
+
+// TestAOFCreatedFromRDB: turning appendonly on for a directory that has
+// only a dump.rdb loads it and writes it as the AOF's first base, so the
+// data survives even once the RDB file is gone.
+func TestAOFCreatedFromRDB(t *testing.T) {
+	dir := t.TempDir()
+	ts := persistentServer(t, dir, "appendonly", "no")
+	fillMixed(t, ts)
+	mustReply(t, ts.raw(t), "+OK\r\n", "SAVE")
+	want := dumpKeyspace(ts)
+	ts.Shutdown()
+	ts2 := persistentServer(t, dir, "appendonly", "yes")
+	if d := diffKeyspaces(want, dumpKeyspace(ts2)); d != "" {
+		t.Fatalf("loading the RDB with appendonly yes: %s", d)
+	}
+	ts2.Shutdown()
+	if err := os.Remove(filepath.Join(dir, "dump.rdb")); err != nil {
+		t.Fatal(err)
+	}
+	ts3 := persistentServer(t, dir, "appendonly", "yes")
+	if d := diffKeyspaces(want, dumpKeyspace(ts3)); d != "" {
+		t.Fatalf("from the AOF alone: %s", d)
+	}
+	checkSQL(t, ts3, sqlCount(t, ts3.raw(t), "_sql:redis_db", "t"))
+}

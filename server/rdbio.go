@@ -159,20 +159,25 @@ func (s *Server) loadRDB(r io.Reader) (rdbLoadStats, error) {
 	}
 }
 
-// loadRDBFile loads path if it exists; a missing file is no error (a fresh
-// server). Lock held.
-func (s *Server) loadRDBFile(path string) (bool, rdbLoadStats, error) {
+// loadDumpFile loads dir/dbfilename if it exists (a missing file is no
+// error: a fresh server) and reports whether it did. Lock held.
+func (s *Server) loadDumpFile() (bool, error) {
+	path := s.rdbPath()
+	start := time.Now()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, rdbLoadStats{}, nil
+		return false, nil
 	}
 	if err != nil {
-		return false, rdbLoadStats{}, fmt.Errorf("opening %s: %w", path, err)
+		return false, fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := s.loadRDB(f)
+	s.persist.lastLoad = st
 	if err != nil {
-		return true, st, fmt.Errorf("loading %s: %w", path, err)
+		return true, fmt.Errorf("loading %s: %w", path, err)
 	}
-	return true, st, nil
+	s.log.Info("DB loaded from disk", "path", path, "keys", st.loaded, "expired", st.expired,
+		"ms", time.Since(start).Milliseconds())
+	return true, nil
 }

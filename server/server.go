@@ -112,7 +112,7 @@ func New(cfg *Config, logger *slog.Logger) *Server {
 	s.slowlog.init()
 	s.admin.init()
 	s.persist.init()
-	s.aof.init(s)
+	s.aof.init()
 	cfg.server = s
 	s.syncAccessTracking("", "") // maxmemory-policy from the config file
 	return s
