@@ -470,12 +470,21 @@ func (m *Manager) startGoroutines() {
 // Before Start or BeginRewrite no AOF is open and p is dropped (the
 // returned offset counts as synced); after Close it is dropped too.
 func (m *Manager) Append(p []byte) uint64 {
+	return m.AppendEncoded(func(dst []byte) []byte { return append(dst, p...) })
+}
+
+// AppendEncoded is Append for a caller that encodes straight into the
+// queue: encode appends the bytes to dst and returns the result. It runs
+// with the queue's mutex held, so it must only encode (the server renders
+// its command-log entry there, saving a copy of every byte it logs).
+func (m *Manager) AppendEncoded(encode func(dst []byte) []byte) uint64 {
 	m.mu.Lock()
-	m.appended += uint64(len(p))
+	n := len(m.buf)
+	m.buf = encode(m.buf)
+	m.appended += uint64(len(m.buf) - n)
 	off := m.appended
 	switch m.st {
 	case stateOn, stateWaitRewrite:
-		m.buf = append(m.buf, p...)
 		m.mu.Unlock()
 		select {
 		case m.wake <- struct{}{}:
@@ -485,6 +494,7 @@ func (m *Manager) Append(p []byte) uint64 {
 	case stateIdle:
 		m.written, m.synced = off, off
 	}
+	m.buf = m.buf[:n] // not open for appends: the bytes are dropped
 	m.mu.Unlock()
 	return off
 }

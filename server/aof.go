@@ -25,7 +25,6 @@ import (
 type aofState struct {
 	m   *aof.Manager // nil while appendonly is off
 	enc *cmdlog.Encoder
-	buf []byte
 	// end is the AOF offset after the last appended entry; a client's
 	// reply waits until the file has it (on disk under appendfsync always).
 	end atomic.Uint64
@@ -51,11 +50,7 @@ func (a *aofState) Publish(_ uint64, e *cmdlog.Entry) {
 	if a.m == nil {
 		return
 	}
-	a.buf = a.enc.Append(a.buf[:0], e)
-	a.end.Store(a.m.Append(a.buf))
-	if cap(a.buf) > 1<<20 {
-		a.buf = nil // do not keep a large SQL batch's buffer around
-	}
+	a.end.Store(a.m.AppendEncoded(func(dst []byte) []byte { return a.enc.Append(dst, e) }))
 }
 
 // writeError returns the AOF's last write or fsync error, nil when healthy

@@ -51,10 +51,6 @@ func cmdSQLRestore(c *Client, args [][]byte) {
 		}
 		replace = true
 	}
-	if _, err := vfs.PageSizeOf(img); err != nil {
-		c.replyError("ERR " + err.Error())
-		return
-	}
 	if _, err := vfs.Pages(img, func(string, []byte) {}); err != nil {
 		c.replyError("ERR " + err.Error())
 		return
