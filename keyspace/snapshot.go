@@ -121,9 +121,6 @@ func (s *Snapshot) Next(out []Item) (items []Item, done bool) {
 		if s.ks.snap == s {
 			s.ks.snap = nil
 		}
-		out = append(out, s.pending...) // nothing can have arrived; defensive
-		clear(s.pending)
-		s.pending = s.pending[:0]
 		return out, true
 	}
 	return out, false
@@ -203,7 +200,7 @@ func (db *DB) Restore(key, str string, h *Hash, expireMs int64) {
 	if h != nil {
 		ob.o = h
 	}
-	k := []byte(key)
+	k := unsafeBytes(key) // add copies what it keeps
 	db.add(k, ob, expireMs)
 	db.Modified(k)
 }
