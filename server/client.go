@@ -69,6 +69,14 @@ type Client struct {
 	// aofWait is the AOF offset the client's replies wait for (0:
 	// nothing to wait for); see waitAOF.
 	aofWait uint64
+	// replConf is what the connection announced with REPLCONF (a replica
+	// before its PSYNC).
+	replConf replConf
+	// replOff is master_repl_offset after the client's last write: what
+	// WAIT waits for replicas to acknowledge.
+	replOff int64
+	// killed is set by Kill, so a blocked WAIT gives up.
+	killed atomic.Bool
 	// redact marks argument positions SLOWLOG must hide (CONFIG SET
 	// requirepass ...), bit i for args[i]; reset by slowlogRecord.
 	redact uint64
@@ -128,6 +136,7 @@ func (c *Client) teardown() {
 	c.closeSQL()
 	s.mu.Lock()
 	c.unwatchAll()
+	s.replicaGone(c)
 	s.mu.Unlock()
 	s.monitors.remove(c)
 	s.clientMu.Lock()
@@ -215,6 +224,15 @@ func (c *Client) dispatch(args [][]byte) {
 	}
 	if msg := s.diskErrorRefuses(c, cmd); msg != "" {
 		c.reject(cmd, msg)
+		return
+	}
+	if s.repl.masterDown.Load() && cmd.Flags&FlagStale == 0 && c.flags.Load()&uint32(clientMaster) == 0 &&
+		!s.cfg.boolValue("replica-serve-stale-data") {
+		c.reject(cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+		return
+	}
+	if s.noReplicasRefuses(c, cmd) {
+		c.reject(cmd, errNoReplicas)
 		return
 	}
 	if c.multi != nil && !isTxCommand(cmd) {
@@ -339,6 +357,9 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 		// always), as Redis writes its AOF buffer before replying, so a
 		// crashed process never loses an acknowledged write (see flush).
 		c.aofWait = s.aof.end.Load()
+	}
+	if s.cmdlog.Seq() != logSeq {
+		c.replOff = s.repl.offsetNow.Load()
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(dur.Microseconds())

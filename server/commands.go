@@ -21,6 +21,7 @@ func allCommands() [][]*Command {
 		clientCommands(),
 		configCommands(),
 		sqlCommands(),
+		replicationCommands(),
 	}
 }
 

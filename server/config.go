@@ -36,20 +36,24 @@ type Config struct {
 	// used by CONFIG REWRITE and INFO's config_file.
 	File string
 
-	requirePass       atomic.Pointer[string]
-	protoMaxBulkLen   atomic.Int64
-	outputHardLimit   atomic.Int64
-	queryBufLimit     atomic.Int64 // client-query-buffer-limit
-	tcpKeepAlive      atomic.Int64 // seconds; 0 = no keepalive probes
-	slowlogSlowerThan atomic.Int64
-	slowlogMaxLen     atomic.Int64
-	hz                atomic.Int64
-	maxClients        atomic.Int64
-	protectedMode     atomic.Bool
-	timeout           atomic.Int64 // seconds; 0 = never close idle clients
-	maxmemory         atomic.Uint64
-	levelVar          slog.LevelVar
-	sqlDefaultKey     atomic.Pointer[string]
+	requirePass     atomic.Pointer[string]
+	protoMaxBulkLen atomic.Int64
+	outputHardLimit atomic.Int64
+	// minReplicasToWrite and minReplicasMaxLag mirror the directives for
+	// the write path (min-replicas-to-write).
+	minReplicasToWrite atomic.Int64
+	minReplicasMaxLag  atomic.Int64
+	queryBufLimit      atomic.Int64 // client-query-buffer-limit
+	tcpKeepAlive       atomic.Int64 // seconds; 0 = no keepalive probes
+	slowlogSlowerThan  atomic.Int64
+	slowlogMaxLen      atomic.Int64
+	hz                 atomic.Int64
+	maxClients         atomic.Int64
+	protectedMode      atomic.Bool
+	timeout            atomic.Int64 // seconds; 0 = never close idle clients
+	maxmemory          atomic.Uint64
+	levelVar           slog.LevelVar
+	sqlDefaultKey      atomic.Pointer[string]
 	// SQL holds the sql-* settings the SQL layer reads.
 	SQL *sqlcmd.Config
 
@@ -514,6 +518,18 @@ func (cfg *Config) Get(name string) (string, bool) {
 	cfg.mu.Lock()
 	defer cfg.mu.Unlock()
 	return cfg.values[d.name], true
+}
+
+// store records a directive's value that the server changed by itself
+// (REPLICAOF updates replicaof), bypassing parsing and immutability.
+func (cfg *Config) store(name, val string) {
+	d := cfg.lookup(name)
+	if d == nil {
+		return
+	}
+	cfg.mu.Lock()
+	cfg.values[d.name] = val
+	cfg.mu.Unlock()
 }
 
 // Match returns the name/value pairs CONFIG GET replies with for the given

@@ -21,10 +21,14 @@ type asyncOut struct {
 	wake   chan struct{}
 	done   chan struct{} // closed when the writer goroutine ends
 	closed bool
+	// drained is signalled whenever the writer takes the queue, for
+	// pushWait.
+	drained *sync.Cond
 }
 
 func newAsyncOut(conn net.Conn, limit int, sent *atomic.Int64) *asyncOut {
 	o := &asyncOut{conn: conn, limit: limit, sent: sent, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	o.drained = sync.NewCond(&o.mu)
 	go o.run()
 	return o
 }
@@ -38,6 +42,7 @@ func (o *asyncOut) push(b []byte) {
 	}
 	if o.limit > 0 && len(o.buf)+len(b) > o.limit {
 		o.closed = true
+		o.drained.Broadcast()
 		o.mu.Unlock()
 		o.conn.Close()
 		return
@@ -47,10 +52,38 @@ func (o *asyncOut) push(b []byte) {
 	o.signal()
 }
 
+// pushWait queues b like push, but first waits while more than highWater
+// bytes are queued: a producer much faster than the socket (a replica's
+// snapshot) is paced by it instead of filling memory. It reports false if
+// the output is closed.
+func (o *asyncOut) pushWait(b []byte, highWater int) bool {
+	o.mu.Lock()
+	for len(o.buf) > highWater && !o.closed {
+		o.drained.Wait()
+	}
+	if o.closed {
+		o.mu.Unlock()
+		return false
+	}
+	o.buf = append(o.buf, b...)
+	o.mu.Unlock()
+	o.signal()
+	return true
+}
+
+// isClosed reports whether the output was closed (or dropped over its
+// limit, or its connection failed).
+func (o *asyncOut) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}
+
 // close stops the writer once what is queued has been written.
 func (o *asyncOut) close() {
 	o.mu.Lock()
 	o.closed = true
+	o.drained.Broadcast()
 	o.mu.Unlock()
 	o.signal()
 }
@@ -80,11 +113,16 @@ func (o *asyncOut) run() {
 		data := o.buf
 		o.buf = spare[:0]
 		closed := o.closed
+		o.drained.Broadcast()
 		o.mu.Unlock()
 		if len(data) > 0 {
 			n, err := o.conn.Write(data)
 			o.sent.Add(int64(n))
 			if err != nil {
+				o.mu.Lock()
+				o.closed = true
+				o.drained.Broadcast()
+				o.mu.Unlock()
 				o.conn.Close()
 				return
 			}
@@ -119,6 +157,7 @@ func (c *Client) push(b []byte) {
 // own goroutine then sees the read or write fail and cleans up. Callers
 // hold the execution lock (c.out is set under it).
 func (c *Client) Kill() {
+	c.killed.Store(true)
 	if sess := c.sql.Load(); sess != nil {
 		sess.Interrupt() // a long statement would keep the client alive
 	}

@@ -286,12 +286,17 @@ func directives() []*directive {
 		boolDir("aof-timestamp-enabled", "", 0, false),
 		boolDir("aof-disable-auto-gc", "", 0, false),
 
-		// Replication (stored until replication lands).
+		// Replication (repl_master.go, repl_replica.go).
 		specialDir("replicaof", "slaveof", fImmutable|fMultiArg, "", parseReplicaOf),
 		strDir("masterauth", "", fSensitive|fEmptyIsNull, ""),
 		strDir("masteruser", "", fSensitive|fEmptyIsNull, ""),
 		boolDir("replica-serve-stale-data", "slave-serve-stale-data", 0, true),
-		boolDir("replica-read-only", "slave-read-only", 0, true),
+		boolDir("replica-read-only", "slave-read-only", 0, true).with(func(c *Config, v string) error {
+			if c.server != nil {
+				c.server.applyReplicaReadOnly(v == "yes")
+			}
+			return nil
+		}),
 		boolDir("repl-diskless-sync", "", 0, true),
 		intDir("repl-diskless-sync-delay", "", 0, 0, intMax, 5),
 		intDir("repl-diskless-sync-max-replicas", "", 0, 0, intMax, 0),
@@ -299,7 +304,13 @@ func directives() []*directive {
 		intDir("repl-ping-replica-period", "repl-ping-slave-period", 0, 1, intMax, 10),
 		intDir("repl-timeout", "", 0, 1, intMax, 60),
 		boolDir("repl-disable-tcp-nodelay", "", 0, false),
-		memDir("repl-backlog-size", "", 0, 1, longMax, 1024*1024),
+		memDir("repl-backlog-size", "", 0, 1, longMax, 1024*1024).with(func(c *Config, v string) error {
+			if c.server != nil {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				c.server.resizeBacklog(n)
+			}
+			return nil
+		}),
 		intDir("repl-backlog-ttl", "", 0, 0, longMax, 3600),
 		intDir("replica-priority", "slave-priority", 0, 0, intMax, 100),
 		boolDir("replica-announced", "", 0, true),
@@ -307,8 +318,16 @@ func directives() []*directive {
 		boolDir("replica-ignore-disk-write-errors", "", 0, false),
 		strDir("replica-announce-ip", "slave-announce-ip", fEmptyIsNull, ""),
 		intDir("replica-announce-port", "slave-announce-port", 0, 0, 65535, 0),
-		intDir("min-replicas-to-write", "min-slaves-to-write", 0, 0, intMax, 0),
-		intDir("min-replicas-max-lag", "min-slaves-max-lag", 0, 0, intMax, 10),
+		intDir("min-replicas-to-write", "min-slaves-to-write", 0, 0, intMax, 0).with(func(c *Config, v string) error {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			c.minReplicasToWrite.Store(n)
+			return nil
+		}),
+		intDir("min-replicas-max-lag", "min-slaves-max-lag", 0, 0, intMax, 10).with(func(c *Config, v string) error {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			c.minReplicasMaxLag.Store(n)
+			return nil
+		}),
 		enumDir("propagation-error-behavior", 0, "ignore", "ignore", "panic", "panic-on-replicas"),
 
 		// Scripting, latency, notifications.

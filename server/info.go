@@ -301,9 +301,9 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.kv("instantaneous_input_repl_kbps", "0.00")
 	b.kv("instantaneous_output_repl_kbps", "0.00")
 	b.num("rejected_connections", st.rejectedConns.Load())
-	b.kv("sync_full", "0")
-	b.kv("sync_partial_ok", "0")
-	b.kv("sync_partial_err", "0")
+	b.num("sync_full", s.repl.syncFull.Load())
+	b.num("sync_partial_ok", s.repl.syncPartialOK.Load())
+	b.num("sync_partial_err", s.repl.syncPartialErr.Load())
 	b.num("expired_keys", ks.ExpiredKeys)
 	b.fixed("expired_stale_perc", float64(ks.ExpiredStale), 2)
 	b.kv("expired_time_cap_reached_count", "0")
@@ -335,25 +335,6 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.kv("dump_payload_sanitizations", "0")
 	b.kv("io_threaded_reads_processed", "0")
 	b.kv("io_threaded_writes_processed", "0")
-}
-
-func (s *Server) infoReplication(b *infoBuilder) {
-	role := "master"
-	if s.readOnly.Load() {
-		role = "slave"
-	}
-	backlog, _ := s.cfg.Get("repl-backlog-size")
-	b.kv("role", role)
-	b.kv("connected_slaves", "0")
-	b.kv("master_failover_state", "no-failover")
-	b.kv("master_replid", s.admin.replID)
-	b.kv("master_replid2", strings.Repeat("0", 40))
-	b.kv("master_repl_offset", "0")
-	b.kv("second_repl_offset", "-1")
-	b.kv("repl_backlog_active", "0")
-	b.kv("repl_backlog_size", backlog)
-	b.kv("repl_backlog_first_byte_offset", "0")
-	b.kv("repl_backlog_histlen", "0")
 }
 
 func (s *Server) infoCPU(b *infoBuilder) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/thredis/thredis/atomicfile"
 	"github.com/thredis/thredis/procboost"
+	"github.com/thredis/thredis/rdb"
 )
 
 // Persistence: RDB snapshots (SAVE, BGSAVE, save points, SHUTDOWN) and the
@@ -229,14 +230,19 @@ func (s *Server) startSnapshotJob(kind string, write func(st snapshotStream) err
 
 // startBgsave begins a background save of the data as it is now. Lock
 // held.
-func (s *Server) startBgsave() error {
+func (s *Server) startBgsave() error { return s.startBgsaveWith(s.rdbAux(false), nil) }
+
+// startBgsaveWith is BGSAVE writing the given AUX fields; then, when not
+// nil, is called (lock held) once the file is complete or failed (a
+// disk-based replica synchronization sends it).
+func (s *Server) startBgsaveWith(aux []rdb.Aux, then func(err error)) error {
 	path := s.rdbPath()
 	dirty := s.ks.Dirty
 	var keys int64
 	write := func(st snapshotStream) error {
 		return atomicfile.Write(path, func(f *os.File) error {
 			var err error
-			keys, err = s.writeRDB(f, st, s.rdbAux(false))
+			keys, err = s.writeRDB(f, st, aux)
 			return err
 		})
 	}
@@ -252,6 +258,9 @@ func (s *Server) startBgsave() error {
 				"ms", time.Since(j.start).Milliseconds())
 		}
 		s.refreshDenyWrites()
+		if then != nil {
+			then(err)
+		}
 	}
 	if err := s.startSnapshotJob("rdb", write, nil, done); err != nil {
 		return err
@@ -278,6 +287,8 @@ func (s *Server) startScheduledJob() {
 		if err := s.startBgsave(); err != nil {
 			s.log.Warn("scheduled background save failed to start", "err", err)
 		}
+	default:
+		s.startReplicaSync(false)
 	}
 }
 

@@ -104,17 +104,26 @@ func (s *Server) writeRDB(w io.Writer, st snapshotStream, aux []rdb.Aux) (int64,
 	return keys, rw.Close()
 }
 
-// rdbLoadStats counts what a load did (INFO's rdb_last_load_keys_*).
+// rdbLoadStats counts what a load did (INFO's rdb_last_load_keys_*) and
+// keeps the AUX fields a replica needs (repl-stream-db).
 type rdbLoadStats struct {
 	loaded, expired int64
+	aux             map[string]string
 }
 
 // loadRDB reads an RDB stream into the keyspace, replacing keys it names.
 // The lock is held by the caller. Keys whose TTL already passed are skipped,
-// as a Redis master does when loading. Types thredis does not have (lists,
+// as a Redis master does when loading.
+func (s *Server) loadRDB(r io.Reader) (rdbLoadStats, error) {
+	return loadRDBInto(s.ks, r, !s.ks.ReplicaMode)
+}
+
+// loadRDBInto reads an RDB stream into ks (the server's keyspace, or a
+// replica's staging keyspace that nobody else sees yet), skipping keys
+// already expired when skipExpired. Types thredis does not have (lists,
 // sets, sorted sets, streams, modules) fail the load with an error naming
 // the key: dropping them silently would lose data.
-func (s *Server) loadRDB(r io.Reader) (rdbLoadStats, error) {
+func loadRDBInto(ks *keyspace.Keyspace, r io.Reader, skipExpired bool) (rdbLoadStats, error) {
 	var st rdbLoadStats
 	rd, err := rdb.NewReader(r, rdb.ReaderOptions{VerifyChecksum: true})
 	if err != nil {
@@ -129,14 +138,21 @@ func (s *Server) loadRDB(r io.Reader) (rdbLoadStats, error) {
 		if err != nil {
 			return st, err
 		}
+		if e.Kind == rdb.EntryAux {
+			if st.aux == nil {
+				st.aux = make(map[string]string)
+			}
+			st.aux[e.AuxKey] = e.AuxValue
+			continue
+		}
 		if e.Kind != rdb.EntryKey {
 			continue
 		}
-		if e.DB < 0 || e.DB >= s.ks.NumDBs() {
-			return st, fmt.Errorf("key %q is in database %d, but only %d databases are configured", e.Key, e.DB, s.ks.NumDBs())
+		if e.DB < 0 || e.DB >= ks.NumDBs() {
+			return st, fmt.Errorf("key %q is in database %d, but only %d databases are configured", e.Key, e.DB, ks.NumDBs())
 		}
-		db := s.ks.DB(e.DB)
-		if e.ExpireMs >= 0 && e.ExpireMs <= now && !s.ks.ReplicaMode {
+		db := ks.DB(e.DB)
+		if e.ExpireMs >= 0 && e.ExpireMs <= now && skipExpired {
 			st.expired++
 			continue
 		}

@@ -61,6 +61,7 @@ type Server struct {
 	admin      adminState // INFO/CONFIG/DEBUG bookkeeping (admin.go)
 	persist    persistState
 	aof        aofState
+	repl       replState
 	loadOnce   sync.Once
 	loadErr    error
 	startTime  time.Time
@@ -113,6 +114,7 @@ func New(cfg *Config, logger *slog.Logger) *Server {
 	s.admin.init()
 	s.persist.init()
 	s.aof.init()
+	s.repl.init()
 	cfg.server = s
 	s.syncAccessTracking("", "") // maxmemory-policy from the config file
 	return s
@@ -199,6 +201,7 @@ func (s *Server) Serve() error {
 	}
 	go s.cron()
 	s.log.Info("ready to accept connections", "addr", s.addr.String(), "version", Version)
+	s.startConfiguredReplication()
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
@@ -227,6 +230,9 @@ func (s *Server) Shutdown() {
 	s.closeOnce.Do(func() {
 		s.log.Info("shutting down")
 		close(s.stopCron)
+		s.mu.Lock()
+		s.stopLink()
+		s.mu.Unlock()
 		if s.ln != nil {
 			s.ln.Close()
 		}
@@ -261,6 +267,7 @@ func (s *Server) cron() {
 			}
 			s.adminCron()
 			s.persistCron(time.Now())
+			s.replCron(time.Now())
 			if h := s.cfg.HZ(); h != hz { // CONFIG SET hz
 				hz = h
 				t.Reset(time.Second / time.Duration(hz))
