@@ -305,6 +305,8 @@ func (l *replicaLink) session() error {
 		s.mu.Unlock()
 		s.log.Info("partial resynchronization with master succeeded", "replid", reply.ReplID)
 	}
+	// The first ACK at once: a diskless master puts us online with it.
+	l.sendAck(s.repl.offsetNow.Load())
 	return l.stream(conn, br)
 }
 
