@@ -236,9 +236,14 @@ func cmdPsync(c *Client, args [][]byte) {
 	}
 	// Replies still queued (a pipelined REPLCONF) go out before the
 	// stream does.
+	// client-output-buffer-limit replica: a replica whose unsent stream
+	// (queued for its socket, or buffered while its snapshot is sent)
+	// exceeds the hard limit is dropped.
+	limit := int(s.cfg.replicaHardLimit())
+	s.repl.master.PendingLimit = limit
 	c.detach()
 	c.out.mu.Lock()
-	c.out.limit = int(min(s.cfg.replicaHardLimit(), 1<<62))
+	c.out.limit = limit
 	c.out.mu.Unlock()
 	if c.W.Len() > 0 {
 		c.out.push(c.W.Bytes())
@@ -309,11 +314,9 @@ func (s *Server) startReplicaSync(fromCron bool) {
 	if s.persist.job != nil {
 		return
 	}
-	if l := r.link; l != nil && (l.mc == nil || l.mc.multi != nil) {
-		// Our snapshot must sit between whole transactions of the
-		// stream we proxy (a cut inside MULTI … EXEC would hand the
-		// replica the transaction's tail without its head), and we can
-		// only serve a sync while our own link is up.
+	if l := r.link; l != nil && l.mc == nil {
+		// We serve a sync only while our own link is up (the stream
+		// db and offset are the link's).
 		return
 	}
 	waiting := r.master.Waiting()

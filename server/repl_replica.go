@@ -381,10 +381,14 @@ func (l *replicaLink) fullSync(conn net.Conn, br *bufio.Reader, reply replicatio
 	s.log.Info("MASTER <-> REPLICA sync: finished with success", "keys", st.loaded,
 		"ms", time.Since(l.syncStart).Milliseconds())
 	if s.aof.m != nil {
-		// The AOF must describe the new data: rewrite it, as Redis
-		// restarts its AOF after a sync.
-		if err := s.startAOFRewrite(); err != nil {
-			s.log.Warn("rewriting the AOF after the sync failed to start", "err", err)
+		// The AOF must describe the new data: restart it from a rewrite
+		// of it, as Redis stops and restarts its AOF after a sync (the
+		// old files would replay the stream onto the old data).
+		if err := s.disableAOF(); err != nil {
+			s.log.Warn("closing the AOF before restarting it after the sync", "err", err)
+		}
+		if err := s.applyAppendOnly(true); err != nil {
+			s.log.Warn("restarting the AOF after the sync failed", "err", err)
 		}
 	}
 	return nil
@@ -469,6 +473,7 @@ func (l *replicaLink) stream(conn net.Conn, br *bufio.Reader) error {
 	s.log.Info("MASTER <-> REPLICA sync: master accepted, streaming")
 	timeout := time.Duration(s.cfgInt("repl-timeout")) * time.Second
 	rd := &mc.rd
+	var txn []byte // the open transaction's bytes, fed at its EXEC
 	for {
 		for {
 			args, msg := rd.next(true, s.cfg.protoMaxBulkLen.Load())
@@ -492,7 +497,19 @@ func (l *replicaLink) stream(conn net.Conn, br *bufio.Reader) error {
 				}
 				mc.W.Reset()
 			}
-			s.repl.feed(raw)
+			// Like Redis, our offset (and what we proxy) moves by whole
+			// transactions: a link lost inside MULTI … EXEC resumes at
+			// the MULTI, and our own replicas never see half of one.
+			switch {
+			case mc.multi != nil:
+				txn = append(txn, raw...)
+			case len(txn) > 0:
+				txn = append(txn, raw...)
+				s.repl.feed(txn)
+				txn = txn[:0]
+			default:
+				s.repl.feed(raw)
+			}
 			if mc.batch++; mc.batch >= maxBatchUnderLock {
 				mc.release()
 			}
