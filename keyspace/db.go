@@ -330,9 +330,15 @@ func (db *DB) add(key []byte, ob object, when int64) {
 	}
 }
 
-// Delete removes key and reports whether it existed.
+// Delete removes key and reports whether it existed. On a replica a key
+// whose TTL passed is still stored (lookups hide it; its master's DEL is
+// what removes it): it is removed too, but reported as not existing.
 func (db *DB) Delete(key []byte) bool {
 	if db.lookup(key, false) == nil {
+		if db.ks.ReplicaMode && db.dict.find(unsafeString(key)) != nil {
+			db.remove(unsafeString(key))
+			db.Modified(key)
+		}
 		return false
 	}
 	db.remove(unsafeString(key))

@@ -332,7 +332,11 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	if noTouch {
 		s.ks.NoTouch = cmd.Name != "touch" // CLIENT NO-TOUCH exempts TOUCH
 	}
-	if !c.guardSQL(cmd, args) {
+	if c.flags.Load()&uint32(clientMaster) != 0 && (cmd.Name == "hset" || cmd.Name == "hdel") && c.locked {
+		s.externalPages = true
+		c.safeHandle(cmd, args)
+		s.externalPages = false
+	} else if !c.guardSQL(cmd, args) {
 		c.safeHandle(cmd, args)
 	}
 	if noTouch {

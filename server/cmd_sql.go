@@ -97,6 +97,8 @@ func (h sqlHost) Unlock() {
 
 func (h sqlHost) Keyspace() *keyspace.Keyspace { return h.s.ks }
 
+func (h sqlHost) ExternalPageWrite() bool { return h.s.externalPages }
+
 func (h sqlHost) Flush() { h.s.flushPropagation(true) }
 
 func (h sqlHost) Propagate(db int, argv [][]byte) {

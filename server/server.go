@@ -36,6 +36,10 @@ type Server struct {
 	// inExec is set while EXEC runs queued commands so their effects become
 	// one atomic log entry.
 	inExec bool
+	// externalPages is set while the master link applies HSET or HDEL: on
+	// a SQL database's key those are page batches of commits the master
+	// made, which the SQL layer catches up with incrementally.
+	externalPages bool
 	// readOnly is set on a read-only replica: write commands from
 	// ordinary clients are refused with -READONLY.
 	readOnly atomic.Bool

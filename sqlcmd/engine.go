@@ -47,6 +47,10 @@ type Host interface {
 	// Call runs a read-only command on database db with the lock held
 	// and returns its RESP2 reply, for the redis() SQL function.
 	Call(db int, args [][]byte) []byte
+	// ExternalPageWrite reports whether the command being executed writes
+	// pages that a SQLite commit made elsewhere (a replica applying its
+	// master's page batch); lock held.
+	ExternalPageWrite() bool
 }
 
 // Config holds the sql-* settings; the server's configuration owns it and
@@ -106,8 +110,9 @@ type database struct {
 }
 
 // stale reports that the hash was changed externally and the VFS must
-// reload it before the next statement; safe without the lock.
-func (d *database) stale() bool { return d.store.Stale.Load() }
+// reload it (or catch up with it) before the next statement; safe without
+// the lock.
+func (d *database) stale() bool { return d.store.Stale.Load() || d.store.External.Load() }
 
 // vfsRegistry keeps one VFS registration per name for the process:
 // SQLite keeps registered VFS objects forever, and tests start many
@@ -166,6 +171,11 @@ func (d *database) WatchedKeyTouched() {
 	if d.store.Committing() {
 		return
 	}
+	if d.e.host.ExternalPageWrite() {
+		// Pages of a commit made elsewhere: caught up incrementally.
+		d.store.External.Store(true)
+		return
+	}
 	d.store.Stale.Store(true)
 }
 
@@ -181,10 +191,20 @@ func (d *database) reloadLocked() error {
 	}
 	// Stale stays set until the reload is done, so readers checking it
 	// without the lock wait for the new content.
+	if !d.store.Stale.Load() {
+		// Only page batches committed elsewhere: publish what changed,
+		// unless the hash turns out not to hold such commits.
+		ok, err := d.vdb.SyncExternal()
+		if err == nil && ok {
+			d.store.External.Store(false)
+			return nil
+		}
+	}
 	if err := d.vdb.Reload(); err != nil {
 		return err
 	}
 	d.store.Stale.Store(false)
+	d.store.External.Store(false)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,6 +319,71 @@ func (d *Database) ApplyExternal(b *Batch) error {
 	defer d.mu.Unlock()
 	d.publishLocked(b, d.cur)
 	return nil
+}
+
+// Differ is implemented by page stores that can tell which pages changed
+// behind the VFS's back (KeyStore).
+type Differ interface {
+	// Diff calls changed for every stored page whose memory is not what
+	// known returns for its offset, and returns how many pages are stored
+	// and the end of the highest one.
+	Diff(pageSize int, known func(off int64) []byte, changed func(off int64, page []byte)) (pages, size int64, err error)
+}
+
+// SyncExternal catches up with genuine SQLite commits applied to the store
+// by someone else (a replica applying its master's page batches): the
+// pages that changed since the current version become one new version, as
+// ApplyExternal would publish them, so open connections keep their caches
+// (page 1's change counter tells SQLite what changed). It reports false,
+// changing nothing, when the store cannot diff or what it holds is not the
+// result of such commits (pages missing, or page 1 unchanged while others
+// changed): the caller must Reload then.
+func (d *Database) SyncExternal() (bool, error) {
+	df, ok := d.store.(Differ)
+	if !ok {
+		return false, nil
+	}
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
+	d.mu.Lock()
+	cur := d.cur
+	d.mu.Unlock()
+	b := &Batch{PageSize: int(d.pageSize)}
+	pages, size, err := df.Diff(int(d.pageSize), func(off int64) []byte {
+		if off%d.pageSize != 0 {
+			return nil
+		}
+		return cur.page(off / d.pageSize)
+	}, func(off int64, page []byte) {
+		b.Pages = append(b.Pages, Page{Off: off, Data: page})
+	})
+	if err != nil {
+		return false, err
+	}
+	if size != pages*d.pageSize {
+		return false, nil // not a contiguous database image
+	}
+	if len(b.Pages) == 0 && size == cur.size {
+		return true, nil
+	}
+	sort.Slice(b.Pages, func(i, j int) bool { return b.Pages[i].Off < b.Pages[j].Off })
+	if len(b.Pages) == 0 || b.Pages[0].Off != 0 {
+		return false, nil // page 1 unchanged: not a SQLite commit
+	}
+	for off := size; off < cur.size; off += d.pageSize {
+		b.Deleted = append(b.Deleted, off)
+	}
+	b.Size = size
+	if err := d.checkBatch(b); err != nil {
+		return false, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur != cur {
+		return false, nil
+	}
+	d.publishLocked(b, d.cur)
+	return true, nil
 }
 
 func (d *Database) checkBatch(b *Batch) error {

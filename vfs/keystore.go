@@ -56,6 +56,12 @@ type KeyStore struct {
 	// start from. Atomic: the SQL layer reads it without the lock to
 	// decide whether a statement must first take the lock and reload.
 	Stale atomic.Bool
+	// External is set when the hash's pages were changed by genuine
+	// SQLite commits made elsewhere (a replica applying its master's page
+	// batches): the VFS catches up with Database.SyncExternal, keeping
+	// its connections' caches, instead of a full reload. Like Stale, a
+	// commit is refused until then.
+	External atomic.Bool
 	// Writable is set by the SQL layer while a statement that it runs
 	// under the execution lock may commit. A commit without it is
 	// refused (ErrUnlockedCommit): it would come from a statement the SQL
@@ -140,6 +146,45 @@ func (s *KeyStore) Load(fn func(off int64, page []byte) error) error {
 	return nil
 }
 
+// Diff implements Differ: it walks the hash and hands changed every page
+// whose value is not the very memory known returns for its offset (the
+// VFS's current page), as a private copy that the hash then holds too (as
+// Load does).
+func (s *KeyStore) Diff(pageSize int, known func(off int64) []byte, changed func(off int64, page []byte)) (pages, size int64, err error) {
+	h, err := s.DB.HashForWrite([]byte(s.Key), false)
+	if err != nil || h == nil {
+		return 0, 0, err
+	}
+	type pg struct {
+		field string
+		off   int64
+		data  []byte
+	}
+	var fresh []pg
+	h.Range(func(f, v string) bool {
+		off, perr := strconv.ParseInt(f, 10, 64)
+		if perr != nil || off < 0 || strconv.FormatInt(off, 10) != f {
+			err = fmt.Errorf("%w (field %q is not a page offset)", ErrNotDatabase, truncate(f))
+			return false
+		}
+		pages++
+		size = max(size, off+int64(pageSize))
+		if k := known(off); len(k) == len(v) && len(v) > 0 && unsafe.SliceData(k) == unsafe.StringData(v) {
+			return true
+		}
+		fresh = append(fresh, pg{f, off, []byte(v)})
+		return true
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, p := range fresh {
+		h.SetString(p.field, unsafe.String(unsafe.SliceData(p.data), len(p.data)))
+		changed(p.off, p.data)
+	}
+	return pages, size, nil
+}
+
 func truncate(s string) string {
 	if len(s) > 32 {
 		return s[:32] + "…"
@@ -158,7 +203,7 @@ func (s *KeyStore) Commit(b *Batch) error {
 	if !s.Writable.Load() {
 		return ErrUnlockedCommit
 	}
-	if s.Stale.Load() {
+	if s.Stale.Load() || s.External.Load() {
 		return ErrStale
 	}
 	if s.key == nil {
