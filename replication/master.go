@@ -64,6 +64,11 @@ type Replica struct {
 	// pending is the stream produced while the snapshot is sent; it
 	// follows the snapshot (Online).
 	pending []byte
+	// waitAck holds the stream back until the replica's first ACK after
+	// a diskless snapshot (OnlineAfterAck); bulkAcked records an ACK that
+	// came while the snapshot was still being sent (the replica has read
+	// all of it: a replica ACKs only after loading).
+	waitAck, bulkAcked bool
 }
 
 // Master is the master side's shared state: the backlog and ids, the
@@ -150,10 +155,10 @@ func (m *Master) Len() int {
 func (m *Master) Feed(p []byte) {
 	m.mu.Lock()
 	for _, r := range m.replicas {
-		switch r.state {
-		case StateOnline:
+		switch {
+		case r.state == StateOnline && !r.waitAck:
 			r.sink.Push(p)
-		case StateSendBulk:
+		case r.state == StateSendBulk, r.waitAck:
 			if m.PendingLimit > 0 && len(r.pending)+len(p) > m.PendingLimit {
 				r.pending = nil
 				r.state = StateWaitBgsave // takes no more stream
@@ -177,6 +182,24 @@ func (m *Master) Online(r *Replica) {
 	r.pending = nil
 	r.state = StateOnline
 	r.ackTime = time.Now()
+}
+
+// OnlineAfterAck is Online for a replica sent a diskless ($EOF) snapshot:
+// the stream starts at its first ACK, as Redis does, because a replica
+// finds the end mark only when nothing follows it in the same read.
+func (m *Master) OnlineAfterAck(r *Replica) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.state = StateOnline
+	r.ackTime = time.Now()
+	if r.bulkAcked {
+		if len(r.pending) > 0 {
+			r.sink.Push(r.pending)
+		}
+		r.pending = nil
+		return
+	}
+	r.waitAck = true
 }
 
 // Replicas returns the registered replicas.
@@ -211,6 +234,16 @@ func (m *Master) Ack(clientID int64, offset int64) {
 				r.ackOff = offset
 			}
 			r.ackTime = time.Now()
+			if r.state == StateSendBulk {
+				r.bulkAcked = true
+			}
+			if r.waitAck {
+				r.waitAck = false
+				if len(r.pending) > 0 {
+					r.sink.Push(r.pending)
+				}
+				r.pending = nil
+			}
 		}
 	}
 	close(m.acked)

@@ -425,7 +425,7 @@ func (s *Server) startDisklessSync(reps []*replication.Replica, aux []rdb.Aux) e
 		return err
 	}
 	done := func(j *snapJob, err error) {
-		s.finishReplicaSync(reps, err, j.start)
+		s.finishReplicaSync(reps, err, j.start, true)
 	}
 	if err := s.startSnapshotJob("rdb", write, nil, done); err != nil {
 		return err
@@ -440,13 +440,13 @@ func (s *Server) startDiskSync(reps []*replication.Replica, aux []rdb.Aux) error
 	path := s.rdbPath()
 	return s.startBgsaveWith(aux, func(err error) {
 		if err != nil {
-			s.finishReplicaSync(reps, err, time.Now())
+			s.finishReplicaSync(reps, err, time.Now(), false)
 			return
 		}
 		for _, rep := range reps {
 			f, err := os.Open(path)
 			if err != nil {
-				s.finishReplicaSync([]*replication.Replica{rep}, err, time.Now())
+				s.finishReplicaSync([]*replication.Replica{rep}, err, time.Now(), false)
 				continue
 			}
 			go s.sendSyncFile(rep, f)
@@ -484,13 +484,14 @@ func (s *Server) sendSyncFile(rep *replication.Replica, f *os.File) {
 		}
 	}()
 	s.mu.Lock()
-	s.finishReplicaSync([]*replication.Replica{rep}, err, start)
+	s.finishReplicaSync([]*replication.Replica{rep}, err, start, false)
 	s.mu.Unlock()
 }
 
 // finishReplicaSync puts replicas whose snapshot was sent online (the
-// stream buffered meanwhile follows), or drops them. Lock held.
-func (s *Server) finishReplicaSync(reps []*replication.Replica, err error, start time.Time) {
+// stream buffered meanwhile follows, after a diskless snapshot only once
+// the replica acknowledged it), or drops them. Lock held.
+func (s *Server) finishReplicaSync(reps []*replication.Replica, err error, start time.Time, diskless bool) {
 	for _, rep := range reps {
 		if s.repl.master.Get(rep.ClientID) != rep {
 			continue // gone meanwhile
@@ -500,7 +501,11 @@ func (s *Server) finishReplicaSync(reps []*replication.Replica, err error, start
 			rep.Sink().Close()
 			continue
 		}
-		s.repl.master.Online(rep)
+		if diskless {
+			s.repl.master.OnlineAfterAck(rep)
+		} else {
+			s.repl.master.Online(rep)
+		}
 		s.log.Info("synchronization with replica succeeded", "replica", rep.IP+":"+strconv.Itoa(rep.Port),
 			"ms", time.Since(start).Milliseconds())
 	}
