@@ -79,7 +79,7 @@ func (db *DB) expireIfNeeded(key string) bool {
 		return false
 	}
 	if db.ks.ReplicaMode {
-		return true
+		return !db.ks.MasterApplying
 	}
 	db.deleteExpired(key)
 	return true

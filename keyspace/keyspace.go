@@ -101,6 +101,11 @@ type Keyspace struct {
 	// ReplicaMode makes lookups treat expired keys as missing without
 	// deleting them: on a replica only the master's DEL removes a key.
 	ReplicaMode bool
+	// MasterApplying is set while a replica executes a command from its
+	// master: keys whose TTL passed still exist for it, as in Redis, so
+	// the master's command acts on the same data it did on the master
+	// (a replica's clock may be ahead of its master's).
+	MasterApplying bool
 	// NoTouch makes lookups leave access times alone, for the command of a
 	// client in CLIENT NO-TOUCH mode.
 	NoTouch  bool

@@ -1,6 +1,9 @@
 package keyspace
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestReplicaModeDeleteRemovesExpiredKey: on a replica an expired key is
 // hidden but kept until its master's DEL; that DEL must remove it (and
@@ -35,5 +38,25 @@ func TestReplicaModeDeleteRemovesExpiredKey(t *testing.T) {
 	dirty = ks.Dirty
 	if db.Delete(b("never")) || ks.Dirty != dirty {
 		t.Error("Delete of a missing key reported it or counted a change")
+	}
+}
+
+// TestMasterSeesExpiredKeys: on a replica, a command from the master acts
+// on a key whose TTL passed (the replica's clock may be ahead), while
+// other clients see it as missing.
+func TestMasterSeesExpiredKeys(t *testing.T) {
+	ks := New(1, nil)
+	ks.ReplicaMode = true
+	db := ks.DB(0)
+	db.SetString([]byte("k"), []byte("10"), false)
+	db.SetExpire([]byte("k"), time.Now().Add(-time.Second).UnixMilli())
+	if _, found, _ := db.GetString([]byte("k")); found {
+		t.Fatal("an ordinary client sees an expired key")
+	}
+	ks.MasterApplying = true
+	v, found, _ := db.GetString([]byte("k"))
+	ks.MasterApplying = false
+	if !found || string(v) != "10" {
+		t.Fatalf("the master's command does not see the key: %q %v", v, found)
 	}
 }

@@ -332,9 +332,14 @@ func (c *Client) call(cmd *Command, args [][]byte) {
 	if noTouch {
 		s.ks.NoTouch = cmd.Name != "touch" // CLIENT NO-TOUCH exempts TOUCH
 	}
-	if c.flags.Load()&uint32(clientMaster) != 0 && (cmd.Name == "hset" || cmd.Name == "hdel") && c.locked {
-		s.externalPages = true
+	if c.flags.Load()&uint32(clientMaster) != 0 && c.locked {
+		// The master link (or an AOF replay): HSET / HDEL on a SQL key
+		// are page batches of commits made elsewhere; keys past their
+		// TTL still exist for it on a replica.
+		s.externalPages = cmd.Name == "hset" || cmd.Name == "hdel"
+		s.ks.MasterApplying = true
 		c.safeHandle(cmd, args)
+		s.ks.MasterApplying = false
 		s.externalPages = false
 	} else if !c.guardSQL(cmd, args) {
 		c.safeHandle(cmd, args)

@@ -144,6 +144,9 @@ func (s *Server) writeDenial(c *Client) string {
 	if msg := s.persist.denyWrites.Load(); msg != nil {
 		return *msg
 	}
+	if s.noReplicasRefuses(c, nil) {
+		return errNoReplicas
+	}
 	return ""
 }
 

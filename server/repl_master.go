@@ -65,6 +65,8 @@ type replState struct {
 	// masterDown is set while this replica has no link to its master
 	// (replica-serve-stale-data no refuses most commands then).
 	masterDown atomic.Bool
+	// isReplica mirrors link != nil for readers without the lock.
+	isReplica atomic.Bool
 }
 
 func (r *replState) init() {
@@ -591,11 +593,11 @@ func cmdWait(c *Client, args [][]byte) {
 
 // noReplicasRefuses implements min-replicas-to-write: a master refuses
 // writes while fewer replicas than that have acknowledged within
-// min-replicas-max-lag seconds.
+// min-replicas-max-lag seconds. cmd nil asks for a writing SQL statement.
 func (s *Server) noReplicasRefuses(c *Client, cmd *Command) bool {
 	r := &s.repl
 	need := s.cfg.minReplicasToWrite.Load()
-	if need == 0 || cmd.Flags&FlagWrite == 0 || r.link != nil || c.flags.Load()&uint32(clientMaster) != 0 {
+	if need == 0 || (cmd != nil && cmd.Flags&FlagWrite == 0) || r.isReplica.Load() || c.flags.Load()&uint32(clientMaster) != 0 {
 		return false
 	}
 	lag := s.cfg.minReplicasMaxLag.Load()

@@ -118,6 +118,7 @@ func (s *Server) startReplication(host string, port int, atStartup bool) {
 	s.ks.ReplicaMode = true
 	l := &replicaLink{s: s, host: host, port: port, done: make(chan struct{}), state: linkConnect, downSince: time.Now()}
 	r.link = l
+	r.isReplica.Store(true)
 	r.masterDown.Store(true)
 	s.cfg.store("replicaof", host+" "+strconv.Itoa(port))
 	go l.run()
@@ -142,6 +143,7 @@ func (s *Server) stopLink() {
 		l.mc.conn.Close()
 	}
 	s.repl.link = nil
+	s.repl.isReplica.Store(false)
 	s.repl.masterDown.Store(false)
 }
 
