@@ -531,6 +531,22 @@ func (db *DB) Flush() {
 	db.expireCursor = 0
 }
 
+// maxReserve caps Reserve: the hint comes from a file or a master, and a
+// corrupt one must not allocate gigabytes up front.
+const maxReserve = 1 << 23
+
+// Reserve presizes an empty database's tables for n keys, expires of them
+// with a TTL (an RDB's RESIZEDB hint), so a load does not rehash its way
+// up. A database that already holds keys is left alone.
+func (db *DB) Reserve(n, expires int) {
+	if db.dict.Len() == 0 && n > 0 {
+		db.dict.resize(min(n, maxReserve))
+	}
+	if db.expires.Len() == 0 && expires > 0 {
+		db.expires.resize(min(expires, maxReserve))
+	}
+}
+
 // RandomKey returns a random key that is not expired, or false if the
 // database is empty (Redis's dbRandomKey). Expired keys it picks are
 // reclaimed, so on a master it always ends. On a replica, which must not

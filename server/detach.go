@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,7 @@ func (o *asyncOut) run() {
 	defer close(o.done)
 	var spare []byte
 	for range o.wake {
+		o.gather()
 		o.mu.Lock()
 		data := o.buf
 		o.buf = spare[:0]
@@ -131,6 +133,27 @@ func (o *asyncOut) run() {
 		if closed {
 			return
 		}
+	}
+}
+
+// gather lets producers that are ready append before the queue is written
+// (a few scheduler yields while it keeps growing, up to 64 KiB): a stream
+// fed by many clients' commands (a replica's) then goes out in a few large
+// writes instead of one small write per command, which costs both ends a
+// system call each.
+func (o *asyncOut) gather() {
+	o.mu.Lock()
+	n := len(o.buf)
+	o.mu.Unlock()
+	for i := 0; i < 8 && n < 64<<10; i++ {
+		runtime.Gosched()
+		o.mu.Lock()
+		m := len(o.buf)
+		o.mu.Unlock()
+		if m == n {
+			return
+		}
+		n = m
 	}
 }
 

@@ -118,6 +118,9 @@ func (s *Server) loadRDB(r io.Reader) (rdbLoadStats, error) {
 	return loadRDBInto(s.ks, r, !s.ks.ReplicaMode)
 }
 
+// maxReserveHint bounds a RESIZEDB hint before it is converted to int.
+const maxReserveHint = 1 << 30
+
 // loadRDBInto reads an RDB stream into ks (the server's keyspace, or a
 // replica's staging keyspace that nobody else sees yet), skipping keys
 // already expired when skipExpired. Types thredis does not have (lists,
@@ -143,6 +146,10 @@ func loadRDBInto(ks *keyspace.Keyspace, r io.Reader, skipExpired bool) (rdbLoadS
 				st.aux = make(map[string]string)
 			}
 			st.aux[e.AuxKey] = e.AuxValue
+			continue
+		}
+		if e.Kind == rdb.EntryResizeDB && e.DB >= 0 && e.DB < ks.NumDBs() {
+			ks.DB(e.DB).Reserve(int(min(e.Keys, maxReserveHint)), int(min(e.Expires, maxReserveHint)))
 			continue
 		}
 		if e.Kind != rdb.EntryKey {

@@ -33,6 +33,9 @@ type Server struct {
 	mu   sync.Mutex // the execution lock
 	ks   *keyspace.Keyspace
 	prop []cmdlog.Op // effects of the command being executed (guarded by mu)
+	// entry is the command-log entry flushPropagation appends (guarded
+	// by mu).
+	entry cmdlog.Entry
 	// inExec is set while EXEC runs queued commands so their effects become
 	// one atomic log entry.
 	inExec bool
@@ -164,8 +167,11 @@ func (s *Server) flushPropagation(atomicEntry bool) {
 	if len(s.prop) == 0 {
 		return
 	}
-	e := cmdlog.Entry{Ops: s.prop, Atomic: atomicEntry}
-	s.cmdlog.Append(&e)
+	// One reused entry: subscribers use it only during Append, and a
+	// fresh one per write would escape to the heap.
+	s.entry = cmdlog.Entry{Ops: s.prop, Atomic: atomicEntry}
+	s.cmdlog.Append(&s.entry)
+	s.entry = cmdlog.Entry{}
 	clear(s.prop)
 	s.prop = s.prop[:0]
 }
