@@ -10,8 +10,27 @@ import (
 	"context"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
+
+// loads counts bulk loads in progress (BeginLoad). Process-wide, like the
+// GC setting it steers.
+var loads atomic.Int32
+
+// LoadPercent is the least GOGC while a bulk load runs: a heap growing from
+// nothing to its full size under a 20% headroom would be marked a dozen
+// times over (about 6× its final size); 100% marks it about twice.
+const LoadPercent = 100
+
+// BeginLoad marks the start of a bulk load (a replica loading its master's
+// snapshot, a dataset loaded at start-up): until the matching EndLoad, the
+// GC target is at least LoadPercent, trading some transient memory for
+// much less GC work while the live heap only grows.
+func BeginLoad() { loads.Add(1) }
+
+// EndLoad ends what BeginLoad began.
+func EndLoad() { loads.Add(-1) }
 
 // Policy sets the heap headroom: the GC target is live + max(MinHeadroom,
 // live*Fraction), expressed to the runtime as a GOGC percentage clamped to
@@ -65,6 +84,9 @@ func Run(ctx context.Context, p Policy) {
 		}
 		metrics.Read(sample)
 		want := p.Percent(sample[0].Value.Uint64())
+		if loads.Load() > 0 {
+			want = max(want, LoadPercent)
+		}
 		if diff := want - cur; diff*10 > cur || -diff*10 > cur {
 			debug.SetGCPercent(want)
 			cur = want

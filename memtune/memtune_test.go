@@ -1,6 +1,11 @@
 package memtune
 
-import "testing"
+import (
+	"context"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
 
 func TestPercent(t *testing.T) {
 	p := DefaultPolicy
@@ -20,4 +25,33 @@ func TestPercent(t *testing.T) {
 			t.Errorf("Percent(%d) = %d, want %d", c.live, got, c.want)
 		}
 	}
+}
+
+// TestBeginLoad: while a load runs the GC target is at least LoadPercent,
+// and it returns to the policy's value afterwards.
+func TestBeginLoad(t *testing.T) {
+	p := Policy{MinHeadroom: 1, Fraction: 0.2, MinPercent: 20, MaxPercent: 20, Interval: time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Run(ctx, p); close(done) }()
+	defer func() { cancel(); <-done }()
+	gogc := func() int {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return int(s[0].Value.Uint64())
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); gogc() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("GOGC %d, want %d", gogc(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(20)
+	BeginLoad()
+	waitFor(LoadPercent)
+	EndLoad()
+	waitFor(20)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/thredis/thredis/aof"
 	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/memtune"
 )
 
 // The append-only file is one more reader of the command log (DESIGN rule
@@ -427,6 +428,8 @@ func (a *aofState) info(b *infoBuilder, j *snapJob) {
 func (s *Server) openPersistence() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	memtune.BeginLoad()
+	defer memtune.EndLoad()
 	start := time.Now()
 	defer func() {
 		s.persist.dirtyAtSave = s.ks.Dirty

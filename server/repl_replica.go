@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/thredis/thredis/keyspace"
+	"github.com/thredis/thredis/memtune"
 	"github.com/thredis/thredis/replication"
 )
 
@@ -343,7 +344,9 @@ func (l *replicaLink) fullSync(conn net.Conn, br *bufio.Reader, reply replicatio
 	s.mu.Unlock()
 	s.log.Info("receiving the master's snapshot", "bytes", p.Size(), "diskless", p.Diskless())
 	staging := keyspace.New(n, nil)
+	memtune.BeginLoad()
 	st, err := loadRDBInto(staging, newCountingReader(p.Reader(), &l.syncRead), false)
+	memtune.EndLoad()
 	if err != nil {
 		return fmt.Errorf("loading the master's snapshot: %w", err)
 	}
