@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/thredis/thredis/cmdlog"
 )
 
 // EOFMarkLen is the length of the random mark that ends a diskless
@@ -57,18 +59,11 @@ func Handshake(conn net.Conn, br *bufio.Reader, cfg HandshakeConfig) (SyncReply,
 		if cfg.Timeout > 0 {
 			conn.SetDeadline(time.Now().Add(cfg.Timeout))
 		}
-		var b []byte
-		b = append(b, '*')
-		b = strconv.AppendInt(b, int64(len(args)), 10)
-		b = append(b, "\r\n"...)
-		for _, a := range args {
-			b = append(b, '$')
-			b = strconv.AppendInt(b, int64(len(a)), 10)
-			b = append(b, "\r\n"...)
-			b = append(b, a...)
-			b = append(b, "\r\n"...)
+		argv := make([][]byte, len(args))
+		for i, a := range args {
+			argv[i] = []byte(a)
 		}
-		if _, err := conn.Write(b); err != nil {
+		if _, err := conn.Write(cmdlog.AppendCommand(nil, argv)); err != nil {
 			return "", fmt.Errorf("sending %s: %w", args[0], err)
 		}
 		line, err := readLine(br)

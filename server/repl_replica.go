@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/thredis/thredis/cmdlog"
 	"github.com/thredis/thredis/keyspace"
 	"github.com/thredis/thredis/memtune"
 	"github.com/thredis/thredis/replication"
@@ -72,10 +73,9 @@ func (l *replicaLink) sendAck(offset int64) {
 	if l.conn == nil {
 		return
 	}
-	off := strconv.FormatInt(offset, 10)
-	msg := "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$" + strconv.Itoa(len(off)) + "\r\n" + off + "\r\n"
+	msg := cmdlog.AppendCommand(nil, [][]byte{[]byte("REPLCONF"), []byte("ACK"), strconv.AppendInt(nil, offset, 10)})
 	l.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	l.conn.Write([]byte(msg))
+	l.conn.Write(msg)
 	l.conn.SetWriteDeadline(time.Time{})
 }
 
