@@ -291,7 +291,7 @@ func (s *Server) startScheduledJob() {
 			s.log.Warn("scheduled background save failed to start", "err", err)
 		}
 	default:
-		s.startReplicaSync(false)
+		s.startReplicaSync()
 	}
 }
 

@@ -288,7 +288,7 @@ func cmdPsync(c *Client, args [][]byte) {
 	r.syncFull.Add(1)
 	r.master.Add(rep, sink, replication.StateWaitBgsave)
 	s.log.Info("replica asks for synchronization", "replica", c.addr)
-	s.startReplicaSync(false)
+	s.startReplicaSync()
 }
 
 // replicaGone forgets a replica whose connection closed. Lock held.
@@ -311,7 +311,7 @@ func (s *Server) replicaGone(c *Client) {
 // RDB file and then sent. The stream produced after the snapshot's point
 // is buffered for them and follows it. Nothing starts while another
 // snapshot job runs: the end of that job calls this again. Lock held.
-func (s *Server) startReplicaSync(fromCron bool) {
+func (s *Server) startReplicaSync() {
 	r := &s.repl
 	if s.persist.job != nil {
 		return
@@ -618,7 +618,7 @@ func (s *Server) replCron(now time.Time) {
 	defer s.mu.Unlock()
 	r := &s.repl
 	// Waiting replicas may be started on every tick (the sync delay).
-	s.startReplicaSync(true)
+	s.startReplicaSync()
 	if now.Sub(r.lastCron) < time.Second {
 		return
 	}
