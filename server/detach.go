@@ -25,6 +25,12 @@ type asyncOut struct {
 	// drained is signalled whenever the writer takes the queue, for
 	// pushWait.
 	drained *sync.Cond
+	// soft and softFor are the soft limit of client-output-buffer-limit:
+	// a queue that stays over soft bytes for softFor closes the client
+	// too; overSince is when it last went over.
+	soft      int
+	softFor   time.Duration
+	overSince time.Time
 }
 
 func newAsyncOut(conn net.Conn, limit int, sent *atomic.Int64) *asyncOut {
@@ -41,7 +47,7 @@ func (o *asyncOut) push(b []byte) {
 		o.mu.Unlock()
 		return
 	}
-	if o.limit > 0 && len(o.buf)+len(b) > o.limit {
+	if (o.limit > 0 && len(o.buf)+len(b) > o.limit) || o.overSoft(len(o.buf)+len(b)) {
 		o.closed = true
 		o.drained.Broadcast()
 		o.mu.Unlock()
@@ -51,6 +57,21 @@ func (o *asyncOut) push(b []byte) {
 	o.buf = append(o.buf, b...)
 	o.mu.Unlock()
 	o.signal()
+}
+
+// overSoft reports whether a queue of n bytes has been over the soft limit
+// for longer than allowed. o.mu held.
+func (o *asyncOut) overSoft(n int) bool {
+	if o.soft <= 0 || n <= o.soft {
+		o.overSince = time.Time{}
+		return false
+	}
+	now := time.Now()
+	if o.overSince.IsZero() {
+		o.overSince = now
+		return false
+	}
+	return now.Sub(o.overSince) > o.softFor
 }
 
 // pushWait queues b like push, but first waits while more than highWater

@@ -241,11 +241,14 @@ func cmdPsync(c *Client, args [][]byte) {
 	// client-output-buffer-limit replica: a replica whose unsent stream
 	// (queued for its socket, or buffered while its snapshot is sent)
 	// exceeds the hard limit is dropped.
-	limit := int(s.cfg.replicaHardLimit())
+	lim := s.cfg.replicaLimit()
+	limit := int(min(lim.hard, 1<<62))
 	s.repl.master.PendingLimit = limit
 	c.detach()
 	c.out.mu.Lock()
 	c.out.limit = limit
+	c.out.soft = int(min(lim.soft, 1<<62))
+	c.out.softFor = time.Duration(lim.softSecs) * time.Second
 	c.out.mu.Unlock()
 	if c.W.Len() > 0 {
 		c.out.push(c.W.Bytes())
@@ -660,10 +663,9 @@ func (s *Server) replCron(now time.Time) {
 	}
 }
 
-// replicaHardLimit is client-output-buffer-limit replica's hard limit
-// (0: none).
-func (cfg *Config) replicaHardLimit() int64 {
+// replicaLimit is client-output-buffer-limit's replica class (0: none).
+func (cfg *Config) replicaLimit() obufLimit {
 	cfg.mu.Lock()
 	defer cfg.mu.Unlock()
-	return int64(min(cfg.obuf[obufReplica].hard, 1<<62))
+	return cfg.obuf[obufReplica]
 }

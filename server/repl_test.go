@@ -133,6 +133,39 @@ func TestReplicaOutputLimit(t *testing.T) {
 	}
 }
 
+// TestReplicaOutputSoftLimit: a replica whose queue stays over the soft
+// limit longer than its seconds is dropped; a shorter excursion is not.
+func TestReplicaOutputSoftLimit(t *testing.T) {
+	ctx := context.Background()
+	master := startServer(t, func(c *Config) {
+		c.Set("client-output-buffer-limit", "replica 0 256kb 1")
+		c.Set("repl-diskless-sync-delay", "0")
+	})
+	stuck := master.raw(t)
+	expectRaw(t, stuck, "+OK\r\n", "REPLCONF", "capa", "eof")
+	stuck.write("*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+	replWait(t, "the replica to be online", func() bool {
+		return strings.Contains(replInfo(t, master, "slave0"), "state=online")
+	})
+	stuck.write("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n1\r\n")
+	replWait(t, "the ACK", func() bool { return strings.Contains(replInfo(t, master, "slave0"), "offset=1,") })
+	mc := master.client(t)
+	val := strings.Repeat("x", 64<<10)
+	start := time.Now()
+	for i := 0; replInfo(t, master, "connected_slaves") != "0"; i++ {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the replica over its soft limit was not dropped")
+		}
+		if err := mc.Set(ctx, "k"+strconv.Itoa(i), val, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("dropped after %v, before the soft limit's second", d)
+	}
+}
+
 // TestReplicaServeStaleData: a replica whose master is unreachable serves
 // its data unless replica-serve-stale-data is no.
 func TestReplicaServeStaleData(t *testing.T) {
