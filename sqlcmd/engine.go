@@ -20,6 +20,7 @@ package sqlcmd
 import (
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -203,9 +204,26 @@ func (d *database) reloadLocked() error {
 	if err := d.vdb.Reload(); err != nil {
 		return err
 	}
+	releaseCopies(d.vdb)
 	d.store.Stale.Store(false)
 	d.store.External.Store(false)
 	return nil
+}
+
+// bigLoad is the database size from which a load's garbage is handed back
+// to the operating system at once (releaseCopies).
+const bigLoad = 64 << 20
+
+// releaseCopies follows the load of a big database: the VFS gave the hash
+// private copies of its pages, so the pages the hash held before (from an
+// RDB or AOF load, a replica's sync) are garbage as large as the database.
+// The runtime would keep that memory mapped for minutes; a forced
+// collection, off the execution lock, returns it now, so resident memory
+// does not stay at twice the data.
+func releaseCopies(vdb *vfs.Database) {
+	if vdb.Stats().Bytes >= bigLoad {
+		go debug.FreeOSMemory()
+	}
 }
 
 // holdsNonHash reports whether key exists with a type other than hash.
@@ -270,6 +288,7 @@ func (e *Engine) attachLocked(id dbKey) (*database, error) {
 		return nil, fmt.Errorf("%w: %v", errNotDatabase, err)
 	}
 	d.vdb = vdb
+	releaseCopies(vdb)
 	kdb.Watch(id.key, d)
 	e.mu.Lock()
 	e.dbs[id] = d
