@@ -632,17 +632,27 @@ const (
 // others have not even executed their commands; with it, one write and one
 // fsync carry every client that was ready (group commit), as Redis's
 // write-before-replies in beforeSleep does for a whole event-loop pass.
+//
+// With a single P (GOMAXPROCS=1, the default) one Gosched runs every
+// goroutine that is ready, and nothing else can run meanwhile: once a
+// yield or two appended nothing, no one is left to append (the network is
+// not polled while the writer yields, so no new request can become ready
+// either), and waiting out gatherQuiet would only burn the P.
 func (m *Manager) gather() {
+	single := runtime.GOMAXPROCS(0) == 1
 	start := time.Now()
 	quietSince := start
 	prev := m.appendedOffset()
+	still := 0
 	for {
 		runtime.Gosched()
 		now := time.Now()
 		if cur := m.appendedOffset(); cur != prev {
-			prev, quietSince = cur, now
+			prev, quietSince, still = cur, now, 0
+		} else {
+			still++
 		}
-		if now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= maxGather {
+		if (single && still >= 2) || now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= maxGather {
 			return
 		}
 	}
