@@ -680,6 +680,17 @@ func (m *Manager) syncFile(f *os.File) error {
 	return dataSync(f)
 }
 
+// syncBatch is syncFile for a batch the writer has just written: under
+// appendfsync always, with a single P, the fdatasync keeps the P (see
+// dataSyncKeepP).
+func (m *Manager) syncBatch(f *os.File, always bool) error {
+	if m.syncHook != nil || !always || runtime.GOMAXPROCS(0) != 1 {
+		return m.syncFile(f)
+	}
+	m.fsyncs.Add(1)
+	return dataSyncKeepP(f)
+}
+
 // maxKeptBuffer is the capacity above which an emptied buffer is released
 // rather than reused.
 const maxKeptBuffer = 4 << 20
@@ -701,7 +712,8 @@ func (m *Manager) flushLocked(forceSync bool) error {
 	end := m.appended
 	f := m.file
 	sizeBefore := m.fileSize
-	needSync := m.policy == Always || forceSync
+	always := m.policy == Always
+	needSync := always || forceSync
 	syncedBefore := m.synced
 	m.mu.Unlock()
 	if f == nil {
@@ -740,7 +752,7 @@ func (m *Manager) flushLocked(forceSync bool) error {
 	var serr error
 	synced := false
 	if werr == nil && needSync && written > syncedBefore {
-		if serr = m.syncFile(f); serr != nil {
+		if serr = m.syncBatch(f, always); serr != nil {
 			serr = fmt.Errorf("aof: fsync of %s: %w", filepath.Base(f.Name()), serr)
 		} else {
 			synced = true
