@@ -632,17 +632,27 @@ const (
 // others have not even executed their commands; with it, one write and one
 // fsync carry every client that was ready (group commit), as Redis's
 // write-before-replies in beforeSleep does for a whole event-loop pass.
+//
+// With a single P (GOMAXPROCS=1, the default) one Gosched runs every
+// goroutine that is ready, and nothing else can run meanwhile: once a
+// yield or two appended nothing, no one is left to append (the network is
+// not polled while the writer yields, so no new request can become ready
+// either), and waiting out gatherQuiet would only burn the P.
 func (m *Manager) gather() {
+	single := runtime.GOMAXPROCS(0) == 1
 	start := time.Now()
 	quietSince := start
 	prev := m.appendedOffset()
+	still := 0
 	for {
 		runtime.Gosched()
 		now := time.Now()
 		if cur := m.appendedOffset(); cur != prev {
-			prev, quietSince = cur, now
+			prev, quietSince, still = cur, now, 0
+		} else {
+			still++
 		}
-		if now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= maxGather {
+		if (single && still >= 2) || now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= maxGather {
 			return
 		}
 	}
@@ -670,6 +680,17 @@ func (m *Manager) syncFile(f *os.File) error {
 	return dataSync(f)
 }
 
+// syncBatch is syncFile for a batch the writer has just written: under
+// appendfsync always, with a single P, the fdatasync keeps the P (see
+// dataSyncKeepP).
+func (m *Manager) syncBatch(f *os.File, always bool) error {
+	if m.syncHook != nil || !always || runtime.GOMAXPROCS(0) != 1 {
+		return m.syncFile(f)
+	}
+	m.fsyncs.Add(1)
+	return dataSyncKeepP(f)
+}
+
 // maxKeptBuffer is the capacity above which an emptied buffer is released
 // rather than reused.
 const maxKeptBuffer = 4 << 20
@@ -691,7 +712,8 @@ func (m *Manager) flushLocked(forceSync bool) error {
 	end := m.appended
 	f := m.file
 	sizeBefore := m.fileSize
-	needSync := m.policy == Always || forceSync
+	always := m.policy == Always
+	needSync := always || forceSync
 	syncedBefore := m.synced
 	m.mu.Unlock()
 	if f == nil {
@@ -730,7 +752,7 @@ func (m *Manager) flushLocked(forceSync bool) error {
 	var serr error
 	synced := false
 	if werr == nil && needSync && written > syncedBefore {
-		if serr = m.syncFile(f); serr != nil {
+		if serr = m.syncBatch(f, always); serr != nil {
 			serr = fmt.Errorf("aof: fsync of %s: %w", filepath.Base(f.Name()), serr)
 		} else {
 			synced = true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -169,6 +170,76 @@ func TestGroupCommitAlways(t *testing.T) {
 	units, _, err := loadAll(mustOpen(t, testConfig(dir)))
 	if err != nil || len(units) != total {
 		t.Fatalf("%d units, %v", len(units), err)
+	}
+}
+
+// TestAlwaysSingleP runs the appendfsync always path a single-P server
+// takes (the fdatasync keeps the P, see dataSyncKeepP) with concurrent
+// clients: every WaitSynced returns with its data in the file, and every
+// batch is counted as one fsync.
+func TestAlwaysSingleP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Fsync = Always
+	m := mustOpen(t, cfg)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	incr := filepath.Join(dir, DefaultDirName, incr1)
+	const clients, perClient = 8, 25
+	var serial sync.Mutex
+	var wg sync.WaitGroup
+	errc := make(chan error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				serial.Lock()
+				off := m.Append(enc("SET", fmt.Sprintf("k%d", c), fmt.Sprint(i)))
+				serial.Unlock()
+				if err := m.WaitSynced(off); err != nil {
+					errc <- err
+					return
+				}
+				if st, err := os.Stat(incr); err != nil || st.Size() < int64(off) {
+					errc <- fmt.Errorf("after WaitSynced(%d) the file has %d bytes (%v)", off, st.Size(), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	s := m.Stats()
+	if s.Synced != s.Appended || s.Fsyncs == 0 || s.Fsyncs > s.Writes || s.LastFsyncErr != nil {
+		t.Fatalf("stats %+v", s)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	units, _, err := loadAll(mustOpen(t, testConfig(dir)))
+	if err != nil || len(units) != clients*perClient {
+		t.Fatalf("%d units, %v", len(units), err)
+	}
+}
+
+// TestDataSyncKeepPError: a failed raw fdatasync is reported like dataSync's.
+func TestDataSyncKeepPError(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	err = dataSyncKeepP(w)
+	var pe *os.PathError
+	if err == nil || !errors.As(err, &pe) {
+		t.Fatalf("fdatasync of a pipe: %v", err)
 	}
 }
 

@@ -28,7 +28,9 @@
 #      stalls from the saving server's own. Then the same while a
 #      writer runs in the background: redis-benchmark -t set -P 16 -r <keys>
 #      -d <size> (for sql: thredis only, SQL UPDATE of random rows, which
-#      makes the first writer copy the frozen page hash).
+#      makes the first writer copy the frozen page hash). With the writer,
+#      the idle phase is the writer-only baseline the save is compared to
+#      (idle_own: its max leaving out the machine's stalls, as own_max).
 # Throughput: fresh empty servers per appendonly setting (no, yes +
 # everysec, yes + always), redis-benchmark -t set,incr -c 50 with -P 16
 # (-n TP_N) and -P 1 (-n TP_N1), ROUNDS interleaved rounds.
@@ -339,7 +341,7 @@ run_dataset() {
 					unset "bg[$wpid]"
 				fi
 				local sec=pause_$writer m
-				for m in idle_p99_ms idle_max_ms save_p99_ms save_max_ms save_worst_at_ms wall_ms save_own_max_ms ctl_save_max_ms; do
+				for m in idle_p99_ms idle_max_ms idle_own_max_ms save_p99_ms save_max_ms save_worst_at_ms wall_ms save_own_max_ms ctl_save_max_ms; do
 					record "$sec" "$ds" "$name" "$m" "$(field "$out" "$m")"
 				done
 				record "$sec" "$ds" "$name" idle_rps "$(field "$out" idle_rps)"
@@ -422,7 +424,7 @@ if [[ -n $DATASETS ]]; then
 
 	echo "pauses: probe client, GET one at a time, $PROBE_IDLE before a BGSAVE (idle) and during it (save); ms,"
 	echo "median of $ROUNDS rounds (worst round in parentheses); target: save max <= 50 ms"
-	printf '%-22s %-6s %-7s %8s %8s %8s %16s %8s %8s %8s %8s %8s %7s %8s %8s\n' dataset writer server idle_p99 idle_max save_p99 "save_max (worst)" own_max ctl_max worst_at idle_rps save_rps wall_ms extra_mb xpriv_mb
+	printf '%-22s %-6s %-7s %8s %8s %8s %8s %16s %8s %8s %8s %8s %8s %7s %8s %8s\n' dataset writer server idle_p99 idle_max idle_own save_p99 "save_max (worst)" own_max ctl_max worst_at idle_rps save_rps wall_ms extra_mb xpriv_mb
 	for ds in $DATASETS; do
 		for writer in none set; do
 			for name in $SERVERS; do
@@ -430,9 +432,10 @@ if [[ -n $DATASETS ]]; then
 				[[ $(stat_of "$sec" "$ds" "$name" save_max_ms med) == - ]] && continue
 				w=$writer
 				[[ $writer == set && $ds == sql ]] && w=update
-				printf '%-22s %-6s %-7s %8s %8s %8s %7s (%6s) %8s %8s %8s %8s %8s %7s %8s %8s\n' "$(dsname "$ds")" "$w" "$name" \
+				printf '%-22s %-6s %-7s %8s %8s %8s %8s %7s (%6s) %8s %8s %8s %8s %8s %7s %8s %8s\n' "$(dsname "$ds")" "$w" "$name" \
 					"$(fmt "$(stat_of "$sec" "$ds" "$name" idle_p99_ms med)" '%.2f')" \
 					"$(fmt "$(stat_of "$sec" "$ds" "$name" idle_max_ms med)" '%.1f')" \
+					"$(fmt "$(stat_of "$sec" "$ds" "$name" idle_own_max_ms med)" '%.1f')" \
 					"$(fmt "$(stat_of "$sec" "$ds" "$name" save_p99_ms med)" '%.2f')" \
 					"$(fmt "$(stat_of "$sec" "$ds" "$name" save_max_ms med)" '%.1f')" \
 					"$(fmt "$(stat_of "$sec" "$ds" "$name" save_max_ms max)" '%.1f')" \
@@ -447,6 +450,8 @@ if [[ -n $DATASETS ]]; then
 	done
 	echo "(writer set: redis-benchmark -t set -P 16 -c 50 -r <keys> -d <size>; update: thredis only,"
 	echo " redis-benchmark -P 16 -c 50 SQL \"UPDATE t SET v=randomblob(1000) WHERE id=?\" __rand_int__;"
+	echo " idle = the probe before the BGSAVE, with the writer already running: the writer-only baseline"
+	echo " (for a fair max, make PROBE_IDLE at least as long as a save); idle_own = idle_max the same way as own_max;"
 	echo " own_max = save_max leaving out round trips during which a control probe of the other, idle server"
 	echo " was stalled at least half as long (the machine's stalls, not the saving server's); ctl_max = that"
 	echo " control probe's max during the save; worst_at = when the slowest round trip began, ms after BGSAVE"

@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,8 +73,35 @@ func (st snapshotStream) each(fn func(it *keyspace.Item) error) error {
 			st.progress.Store(n)
 		}
 		clear(items) // let written values be collected
+		// Between steps, let goroutines that are ready to run have
+		// this P. The encoder runs on the P procboost added, but the
+		// GC's mark worker may hold the other one for 10-20 ms at a
+		// time, and clients readied meanwhile would wait for it (or
+		// for the runtime to preempt the encoder). Only when some are
+		// waiting: yielding unconditionally made the encoder bounce
+		// between threads and slowed a lone client during a save.
+		if runnable.wait() {
+			runtime.Gosched()
+		}
 	}
 	return nil
+}
+
+// runnable reads how many goroutines are ready to run but not running.
+var runnable = runnableProbe{sample: []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}}
+
+type runnableProbe struct {
+	mu     sync.Mutex
+	sample []metrics.Sample
+}
+
+// wait reports whether some goroutine is waiting for a P.
+func (r *runnableProbe) wait() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	metrics.Read(r.sample)
+	v := r.sample[0].Value
+	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
 }
 
 // writeRDB streams the snapshot to w in RDB format and returns the number

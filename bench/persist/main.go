@@ -39,7 +39,9 @@
 //     are its figures, and save_own_max_ms is the slowest save round trip
 //     of the first probe that no control round trip at least half as long
 //     overlapped — a stall both servers saw at once is the machine's
-//     (CPU starvation, I/O stalls of the VM), not the saving server's.
+//     (CPU starvation, I/O stalls of the VM), not the saving server's;
+//     idle_own_max_ms is the same for the idle phase (with a writer
+//     running in the background: the writer-only baseline).
 //
 // Both subcommands stop with an error after -timeout.
 package main
@@ -348,18 +350,10 @@ func job(args []string) error {
 		out = append(out, stats("save", saveRT)...)
 		out = append(out, "idle_rps="+strconv.FormatFloat(float64(len(idleRT))/sentAt.Seconds(), 'f', 0, 64),
 			"save_rps="+strconv.FormatFloat(float64(len(saveRT))/wall.Seconds(), 'f', 0, 64))
-		byDur := slices.Clone(saveRT)
-		slices.SortFunc(byDur, func(a, b rt) int { return cmp.Compare(b.dur, a.dur) })
-		var worst, own rt
-		if len(byDur) > 0 {
-			worst = byDur[0]
-		}
-		if ctlProbe != nil {
-			for _, r := range byDur {
-				if !ctlProbe.stalledDuring(r) {
-					own = r
-					break
-				}
+		var worst rt
+		for _, r := range saveRT {
+			if r.dur > worst.dur {
+				worst = r
 			}
 		}
 		// When the worst round trip of the save began, ms after the command.
@@ -368,7 +362,8 @@ func job(args []string) error {
 			cIdle, cSave := ctlProbe.split(sentAt, endAt)
 			out = append(out, stats("ctl_idle", cIdle)...)
 			out = append(out, stats("ctl_save", cSave)...)
-			out = append(out, "save_own_max_ms="+f3(ms(own.dur)))
+			out = append(out, "save_own_max_ms="+f3(ms(ctlProbe.ownMax(saveRT))),
+				"idle_own_max_ms="+f3(ms(ctlProbe.ownMax(idleRT))))
 		}
 	}
 	fmt.Println(strings.Join(out, " "))
@@ -449,6 +444,20 @@ func (p *probe) stalledDuring(r rt) bool {
 		}
 	}
 	return false
+}
+
+// ownMax returns the slowest of rts (round trips of the other probe)
+// that this probe was not stalled during (see stalledDuring): the probed
+// server's own worst pause, leaving out the machine's.
+func (p *probe) ownMax(rts []rt) time.Duration {
+	byDur := slices.Clone(rts)
+	slices.SortFunc(byDur, func(a, b rt) int { return cmp.Compare(b.dur, a.dur) })
+	for _, r := range byDur {
+		if !p.stalledDuring(r) {
+			return r.dur
+		}
+	}
+	return 0
 }
 
 func stats(name string, rts []rt) []string {
