@@ -96,6 +96,29 @@ func TestMinReplicasToWrite(t *testing.T) {
 	}
 }
 
+// stuckReplica starts a master with the given replica output limits and
+// attaches a replica connection that never reads; with ack it sends one
+// REPLCONF ACK first, so the master streams to its socket instead of
+// holding the stream back after the diskless snapshot.
+func stuckReplica(t *testing.T, limit string, ack bool) *testServer {
+	t.Helper()
+	master := startServer(t, func(c *Config) {
+		c.Set("client-output-buffer-limit", limit)
+		c.Set("repl-diskless-sync-delay", "0")
+	})
+	stuck := master.raw(t)
+	expectRaw(t, stuck, "+OK\r\n", "REPLCONF", "capa", "eof")
+	stuck.write("*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+	replWait(t, "the replica to be online", func() bool {
+		return strings.Contains(replInfo(t, master, "slave0"), "state=online")
+	})
+	if ack {
+		stuck.write("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n1\r\n")
+		replWait(t, "the ACK", func() bool { return strings.Contains(replInfo(t, master, "slave0"), "offset=1,") })
+	}
+	return master
+}
+
 // TestReplicaOutputLimit: a replica that stops reading is dropped when its
 // unsent stream passes client-output-buffer-limit replica's hard limit,
 // long before repl-timeout: both while the stream is held for it (a
@@ -105,20 +128,7 @@ func TestReplicaOutputLimit(t *testing.T) {
 	for _, ack := range []bool{false, true} {
 		t.Run("ack="+strconv.FormatBool(ack), func(t *testing.T) {
 			ctx := context.Background()
-			master := startServer(t, func(c *Config) {
-				c.Set("client-output-buffer-limit", "replica 256kb 0 0")
-				c.Set("repl-diskless-sync-delay", "0")
-			})
-			stuck := master.raw(t)
-			expectRaw(t, stuck, "+OK\r\n", "REPLCONF", "capa", "eof")
-			stuck.write("*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
-			replWait(t, "the replica to be online", func() bool {
-				return strings.Contains(replInfo(t, master, "slave0"), "state=online")
-			})
-			if ack {
-				stuck.write("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n1\r\n")
-				replWait(t, "the ACK", func() bool { return strings.Contains(replInfo(t, master, "slave0"), "offset=1,") })
-			}
+			master := stuckReplica(t, "replica 256kb 0 0", ack)
 			mc := master.client(t)
 			val := strings.Repeat("x", 64<<10)
 			for i := 0; i < 2000 && replInfo(t, master, "connected_slaves") != "0"; i++ {
@@ -137,18 +147,7 @@ func TestReplicaOutputLimit(t *testing.T) {
 // limit longer than its seconds is dropped; a shorter excursion is not.
 func TestReplicaOutputSoftLimit(t *testing.T) {
 	ctx := context.Background()
-	master := startServer(t, func(c *Config) {
-		c.Set("client-output-buffer-limit", "replica 0 256kb 1")
-		c.Set("repl-diskless-sync-delay", "0")
-	})
-	stuck := master.raw(t)
-	expectRaw(t, stuck, "+OK\r\n", "REPLCONF", "capa", "eof")
-	stuck.write("*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
-	replWait(t, "the replica to be online", func() bool {
-		return strings.Contains(replInfo(t, master, "slave0"), "state=online")
-	})
-	stuck.write("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n1\r\n")
-	replWait(t, "the ACK", func() bool { return strings.Contains(replInfo(t, master, "slave0"), "offset=1,") })
+	master := stuckReplica(t, "replica 0 256kb 1", true)
 	mc := master.client(t)
 	val := strings.Repeat("x", 64<<10)
 	start := time.Now()
