@@ -228,10 +228,6 @@ func cmdPsync(c *Client, args [][]byte) {
 		return
 	}
 	legacy := strings.EqualFold(string(args[0]), "sync")
-	if legacy && len(args) != 1 {
-		c.replyError("ERR wrong number of arguments for 'sync' command")
-		return
-	}
 	s.ensureBacklog()
 	if s.repl.link == nil {
 		s.feedOwnLog(true)

@@ -318,7 +318,7 @@ func (s *Server) announcedPort() int {
 	if p := s.cfgInt("replica-announce-port"); p != 0 {
 		return int(p)
 	}
-	if ta, ok := s.addr.(*net.TCPAddr); ok && s.addr != nil {
+	if ta, ok := s.addr.(*net.TCPAddr); ok {
 		return ta.Port
 	}
 	return s.cfg.Port
