@@ -112,7 +112,7 @@ func (s *Server) infoReplication(b *infoBuilder) {
 		if !up {
 			b.num("master_link_down_since_seconds", int64(now.Sub(l.downSince)/time.Second))
 		}
-		b.num("slave_priority", s.cfgInt("replica-priority"))
+		b.num("slave_priority", mustInt(s.cfgValue("replica-priority")))
 		b.kv("slave_read_only", boolDigit(s.readOnly.Load()))
 		b.kv("replica_announced", boolDigit(s.cfg.boolValue("replica-announced")))
 	} else {

@@ -306,8 +306,7 @@ func directives() []*directive {
 		boolDir("repl-disable-tcp-nodelay", "", 0, false),
 		memDir("repl-backlog-size", "", 0, 1, longMax, 1024*1024).with(func(c *Config, v string) error {
 			if c.server != nil {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				c.server.resizeBacklog(n)
+				c.server.resizeBacklog(mustInt(v))
 			}
 			return nil
 		}),
@@ -319,13 +318,11 @@ func directives() []*directive {
 		strDir("replica-announce-ip", "slave-announce-ip", fEmptyIsNull, ""),
 		intDir("replica-announce-port", "slave-announce-port", 0, 0, 65535, 0),
 		intDir("min-replicas-to-write", "min-slaves-to-write", 0, 0, intMax, 0).with(func(c *Config, v string) error {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			c.minReplicasToWrite.Store(n)
+			c.minReplicasToWrite.Store(mustInt(v))
 			return nil
 		}),
 		intDir("min-replicas-max-lag", "min-slaves-max-lag", 0, 0, intMax, 10).with(func(c *Config, v string) error {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			c.minReplicasMaxLag.Store(n)
+			c.minReplicasMaxLag.Store(mustInt(v))
 			return nil
 		}),
 		enumDir("propagation-error-behavior", 0, "ignore", "ignore", "panic", "panic-on-replicas"),

@@ -105,7 +105,7 @@ func (r *replState) feed(p []byte) {
 func (s *Server) ensureBacklog() {
 	r := &s.repl
 	if r.backlog == nil {
-		r.backlog = replication.NewBacklog(int(s.cfgInt("repl-backlog-size")), r.offset)
+		r.backlog = replication.NewBacklog(int(mustInt(s.cfgValue("repl-backlog-size"))), r.offset)
 		r.offsetNow.Store(r.offset)
 	}
 }
@@ -138,13 +138,6 @@ func (s *Server) feedOwnLog(on bool) {
 	} else {
 		s.cmdlog.Unsubscribe(r)
 	}
-}
-
-// cfgInt reads an integer directive.
-func (s *Server) cfgInt(name string) int64 {
-	v, _ := s.cfg.Get(name)
-	n, _ := strconv.ParseInt(v, 10, 64)
-	return n
 }
 
 // replicaSink sends a replica's stream through its connection's output
@@ -331,8 +324,8 @@ func (s *Server) startReplicaSync() {
 		}
 	}
 	if diskless {
-		delay := time.Duration(s.cfgInt("repl-diskless-sync-delay")) * time.Second
-		maxN := int(s.cfgInt("repl-diskless-sync-max-replicas"))
+		delay := time.Duration(mustInt(s.cfgValue("repl-diskless-sync-delay"))) * time.Second
+		maxN := int(mustInt(s.cfgValue("repl-diskless-sync-max-replicas")))
 		if delay > 0 && (maxN == 0 || len(waiting) < maxN) {
 			oldest := waiting[0].Added
 			if time.Since(oldest) < delay {
@@ -627,7 +620,7 @@ func (s *Server) replCron(now time.Time) {
 	}
 	reps := r.master.Replicas()
 	if r.link == nil && r.backlog != nil && len(reps) > 0 {
-		period := time.Duration(s.cfgInt("repl-ping-replica-period")) * time.Second
+		period := time.Duration(mustInt(s.cfgValue("repl-ping-replica-period"))) * time.Second
 		if now.Sub(r.lastPing) >= period {
 			r.lastPing = now
 			r.feed(cmdlog.AppendCommand(nil, [][]byte{[]byte("PING")}))
@@ -638,13 +631,13 @@ func (s *Server) replCron(now time.Time) {
 			rep.Sink().Push([]byte("\n")) // keepalive while the snapshot is prepared
 		}
 	}
-	timeout := time.Duration(s.cfgInt("repl-timeout")) * time.Second
+	timeout := time.Duration(mustInt(s.cfgValue("repl-timeout"))) * time.Second
 	for _, rep := range r.master.TimedOut(timeout, now) {
 		s.log.Warn("disconnecting timed out replica", "replica", fmt.Sprintf("%s:%d", rep.IP, rep.Port))
 		rep.Sink().Close()
 	}
 	if len(reps) == 0 && r.link == nil && r.backlog != nil {
-		ttl := time.Duration(s.cfgInt("repl-backlog-ttl")) * time.Second
+		ttl := time.Duration(mustInt(s.cfgValue("repl-backlog-ttl"))) * time.Second
 		if r.noReplicasSince.IsZero() {
 			r.noReplicasSince = now
 		}

@@ -246,7 +246,7 @@ func (l *replicaLink) session() error {
 	r := &s.repl
 	hc := replication.HandshakeConfig{
 		ListeningPort: s.announcedPort(),
-		Timeout:       time.Duration(s.cfgInt("repl-timeout")) * time.Second,
+		Timeout:       time.Duration(mustInt(s.cfgValue("repl-timeout"))) * time.Second,
 	}
 	hc.User, _ = s.cfg.Get("masteruser")
 	hc.Password, _ = s.cfg.Get("masterauth")
@@ -315,7 +315,7 @@ func (l *replicaLink) session() error {
 
 // announcedPort is the port a replica tells its master it listens on.
 func (s *Server) announcedPort() int {
-	if p := s.cfgInt("replica-announce-port"); p != 0 {
+	if p := mustInt(s.cfgValue("replica-announce-port")); p != 0 {
 		return int(p)
 	}
 	if ta, ok := s.addr.(*net.TCPAddr); ok {
@@ -377,7 +377,7 @@ func (l *replicaLink) fullSync(conn net.Conn, br *bufio.Reader, reply replicatio
 	r := &s.repl
 	r.ids.ID = reply.ReplID
 	r.ids.ClearSecond()
-	r.backlog = replication.NewBacklog(int(s.cfgInt("repl-backlog-size")), reply.Offset)
+	r.backlog = replication.NewBacklog(int(mustInt(s.cfgValue("repl-backlog-size"))), reply.Offset)
 	r.offsetNow.Store(reply.Offset)
 	r.canContinue = true
 	r.streamDB = streamDB
@@ -476,7 +476,7 @@ func (l *replicaLink) stream(conn net.Conn, br *bufio.Reader) error {
 		s.clientMu.Unlock()
 	}()
 	s.log.Info("MASTER <-> REPLICA sync: master accepted, streaming")
-	timeout := time.Duration(s.cfgInt("repl-timeout")) * time.Second
+	timeout := time.Duration(mustInt(s.cfgValue("repl-timeout"))) * time.Second
 	rd := &mc.rd
 	var txn []byte // the open transaction's bytes, fed at its EXEC
 	for {
