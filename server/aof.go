@@ -32,7 +32,11 @@ type aofState struct {
 	// live is m for readers without the lock (clients waiting for fsync).
 	live atomic.Pointer[aof.Manager]
 
-	rewriteScheduled    bool
+	rewriteScheduled bool
+	// enablePending: appendonly was turned on while another snapshot job
+	// ran; the rewrite that enables the AOF starts when that job ends
+	// (Redis's AOF_WAIT_REWRITE with a scheduled rewrite).
+	enablePending       bool
 	lastRewriteOK       bool
 	lastRewriteSecs     int64
 	rewrites            int64
@@ -106,6 +110,7 @@ func (s *Server) enableAOF(m *aof.Manager) {
 // disableAOF stops appending and closes the files. Lock held.
 func (s *Server) disableAOF() error {
 	a := &s.aof
+	a.enablePending = false
 	if a.m == nil {
 		return nil
 	}
@@ -120,17 +125,21 @@ func (s *Server) disableAOF() error {
 // applyAppendOnly is CONFIG SET appendonly: turning it on starts a rewrite
 // that writes the current data as the new base, as Redis does (until it
 // commits, appends go to a temporary file outside the manifest, so the old
-// files stay the loadable state); off flushes and closes the file. Lock held
-// (CONFIG SET runs as a command).
+// files stay the loadable state) — or, while another snapshot job runs,
+// schedules it for when that job ends, as Redis does with a child running;
+// off flushes and closes the file. Lock held (CONFIG SET runs as a command).
 func (s *Server) applyAppendOnly(on bool) error {
 	if !on {
 		return s.disableAOF()
 	}
-	if s.aof.m != nil {
+	if s.aof.m != nil || s.aof.enablePending {
 		return nil
 	}
 	if s.persist.job != nil {
-		return errors.New("a background save is in progress, retry when it has finished")
+		s.aof.enablePending = true
+		s.log.Warn("AOF was enabled but there is already another background operation. " +
+			"An AOF background was scheduled to start when possible.")
+		return nil
 	}
 	m, err := s.openAOF()
 	if err != nil {
@@ -393,9 +402,9 @@ func (s *Server) loadAOF(m *aof.Manager) error {
 
 // info renders the AOF fields of INFO persistence. Lock held.
 func (a *aofState) info(b *infoBuilder, j *snapJob) {
-	b.kv("aof_enabled", boolDigit(a.m != nil))
+	b.kv("aof_enabled", boolDigit(a.m != nil || a.enablePending))
 	b.kv("aof_rewrite_in_progress", boolDigit(j != nil && j.kind == "aof"))
-	b.kv("aof_rewrite_scheduled", boolDigit(a.rewriteScheduled))
+	b.kv("aof_rewrite_scheduled", boolDigit(a.rewriteScheduled || a.enablePending))
 	b.num("aof_last_rewrite_time_sec", a.lastRewriteSecs)
 	cur := int64(-1)
 	if j != nil && j.kind == "aof" {

@@ -44,16 +44,19 @@ type Config struct {
 	minReplicasToWrite atomic.Int64
 	minReplicasMaxLag  atomic.Int64
 	queryBufLimit      atomic.Int64 // client-query-buffer-limit
-	tcpKeepAlive       atomic.Int64 // seconds; 0 = no keepalive probes
-	slowlogSlowerThan  atomic.Int64
-	slowlogMaxLen      atomic.Int64
-	hz                 atomic.Int64
-	maxClients         atomic.Int64
-	protectedMode      atomic.Bool
-	timeout            atomic.Int64 // seconds; 0 = never close idle clients
-	maxmemory          atomic.Uint64
-	levelVar           slog.LevelVar
-	sqlDefaultKey      atomic.Pointer[string]
+	// rdbKeySaveDelay is rdb-key-save-delay, read for every key a
+	// snapshot writes (a test changes it while a save runs).
+	rdbKeySaveDelay   atomic.Int64
+	tcpKeepAlive      atomic.Int64 // seconds; 0 = no keepalive probes
+	slowlogSlowerThan atomic.Int64
+	slowlogMaxLen     atomic.Int64
+	hz                atomic.Int64
+	maxClients        atomic.Int64
+	protectedMode     atomic.Bool
+	timeout           atomic.Int64 // seconds; 0 = never close idle clients
+	maxmemory         atomic.Uint64
+	levelVar          slog.LevelVar
+	sqlDefaultKey     atomic.Pointer[string]
 	// SQL holds the sql-* settings the SQL layer reads.
 	SQL *sqlcmd.Config
 

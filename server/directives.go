@@ -242,7 +242,10 @@ func directives() []*directive {
 		boolDir("rdb-del-sync-files", "", 0, false),
 		boolDir("rdb-save-incremental-fsync", "", 0, true),
 		enumDir("sanitize-dump-payload", 0, "no", "no", "yes", "clients"),
-		intDir("rdb-key-save-delay", "", fHidden, intMin, intMax, 0),
+		intDir("rdb-key-save-delay", "", fHidden, intMin, intMax, 0).with(func(c *Config, v string) error {
+			c.rdbKeySaveDelay.Store(mustInt(v))
+			return nil
+		}),
 		intDir("key-load-delay", "", fHidden, intMin, intMax, 0),
 		intDir("loading-process-events-interval-bytes", "", fHidden, 1024, intMax, 2*1024*1024),
 

@@ -167,7 +167,7 @@ func (s *Server) saveSync() error {
 	var keys int64
 	noop := func() {}
 	err = atomicfile.Write(s.rdbPath(), func(f *os.File) error {
-		keys, err = s.writeRDB(f, snapshotStream{snap: snap, lock: noop, unlock: noop}, s.rdbAux(false))
+		keys, err = s.writeRDB(f, snapshotStream{snap: snap, lock: noop, unlock: noop, keyDelay: &s.cfg.rdbKeySaveDelay}, s.rdbAux(false))
 		return err
 	})
 	if err != nil {
@@ -246,7 +246,8 @@ func (s *Server) startSnapshotJob(kind string, write func(st snapshotStream) err
 		// The encoder is CPU-bound for seconds: with one P it would
 		// starve the clients between the runtime's preemptions.
 		procboost.Begin()
-		err := write(snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed})
+		err := write(snapshotStream{snap: snap, lock: s.mu.Lock, unlock: s.mu.Unlock, cancel: &j.cancel, progress: &j.processed,
+			keyDelay: &s.cfg.rdbKeySaveDelay})
 		procboost.End()
 		s.mu.Lock()
 		snap.Release()
@@ -312,6 +313,15 @@ func (s *Server) startScheduledJob() {
 		return
 	}
 	switch {
+	case s.aof.enablePending:
+		// The enabling rewrite also serves a BGREWRITEAOF scheduled
+		// meanwhile.
+		s.aof.enablePending = false
+		s.aof.rewriteScheduled = false
+		if err := s.applyAppendOnly(true); err != nil {
+			s.aof.enablePending = true // retried at the next cron tick, as Redis does
+			s.log.Warn("scheduled AOF enabling rewrite failed to start", "err", err)
+		}
 	case s.aof.rewriteScheduled:
 		s.aof.rewriteScheduled = false
 		if err := s.startAOFRewrite(); err != nil {

@@ -621,6 +621,40 @@ func TestConfigSetAppendOnly(t *testing.T) {
 	}
 }
 
+// TestConfigSetAppendOnlyDuringBgsave: turning the AOF on while a BGSAVE
+// runs schedules the enabling rewrite for when the save ends (Redis's
+// reply and INFO fields); the writes made meanwhile are in its base.
+// rdb-key-save-delay keeps the save running.
+func TestConfigSetAppendOnlyDuringBgsave(t *testing.T) {
+	dir := t.TempDir()
+	ts := persistentServer(t, dir, "appendonly", "no", "save", "")
+	r := ts.raw(t)
+	for i := 0; i < 100; i++ {
+		mustReply(t, r, "+OK\r\n", "SET", fmt.Sprintf("k%d", i), "v")
+	}
+	mustReply(t, r, "+OK\r\n", "CONFIG", "SET", "rdb-key-save-delay", "100000") // 0.1 s per key
+	mustReply(t, r, "+Background saving started\r\n", "BGSAVE")
+	mustReply(t, r, "+OK\r\n", "CONFIG", "SET", "appendonly", "yes")
+	info := q(t, r, "INFO", "persistence").(string)
+	for _, want := range []string{"rdb_bgsave_in_progress:1", "aof_enabled:1", "aof_rewrite_scheduled:1", "aof_rewrite_in_progress:0"} {
+		if !strings.Contains(info, want+"\r\n") {
+			t.Fatalf("INFO lacks %s:\n%s", want, info)
+		}
+	}
+	mustReply(t, r, "+OK\r\n", "CONFIG", "SET", "appendonly", "yes") // already on its way: no second rewrite
+	mustReply(t, r, "+OK\r\n", "SET", "during", "1")
+	mustReply(t, r, "+OK\r\n", "CONFIG", "SET", "rdb-key-save-delay", "0")
+	waitInfo(t, r, "aof_rewrites", "1")
+	waitInfo(t, r, "aof_rewrite_scheduled", "0")
+	mustReply(t, r, "+OK\r\n", "SET", "after", "2")
+	want := dumpKeyspace(ts)
+	ts.Shutdown()
+	ts2 := persistentServer(t, dir, "appendonly", "yes", "save", "")
+	if d := diffKeyspaces(want, dumpKeyspace(ts2)); d != "" {
+		t.Fatalf("after restart: %s", d)
+	}
+}
+
 // incrFile returns the path of the AOF's (single) incremental file.
 func incrFile(t *testing.T, dir string) string {
 	t.Helper()

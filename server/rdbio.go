@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -23,13 +24,15 @@ var errSaveAborted = errors.New("snapshot aborted")
 // unlock bracket each step of the walk: a background job takes the
 // execution lock for every step (a few microseconds), so clients keep
 // running between steps; SAVE, which holds the lock throughout, passes
-// no-ops. progress, when not nil, counts the keys written.
+// no-ops. progress, when not nil, counts the keys written; keyDelay, when
+// not nil, is rdb-key-save-delay.
 type snapshotStream struct {
 	snap     *keyspace.Snapshot
 	lock     func()
 	unlock   func()
 	cancel   *atomic.Bool
 	progress *atomic.Int64
+	keyDelay *atomic.Int64
 }
 
 // rdbAux returns the AUX fields Redis 7.0 writes at the top of an RDB.
@@ -67,6 +70,11 @@ func (st snapshotStream) each(fn func(it *keyspace.Item) error) error {
 			if err := fn(&items[i]); err != nil {
 				return err
 			}
+			if st.keyDelay != nil {
+				if d := st.keyDelay.Load(); d != 0 {
+					keySaveDelay(d)
+				}
+			}
 		}
 		n += int64(len(items))
 		if st.progress != nil {
@@ -85,6 +93,20 @@ func (st snapshotStream) each(fn func(it *keyspace.Item) error) error {
 		}
 	}
 	return nil
+}
+
+// keySaveDelay sleeps after a key as rdb-key-save-delay asks, as Redis's
+// debugDelay: d microseconds, or when d is negative, one microsecond with
+// probability 1/-d (a sleep is never shorter than a system call). Tests
+// use it to keep a snapshot job running.
+func keySaveDelay(d int64) {
+	if d < 0 {
+		if rand.Int64N(-d) != 0 {
+			return
+		}
+		d = 1
+	}
+	time.Sleep(time.Duration(d) * time.Microsecond)
 }
 
 // runnable reads how many goroutines are ready to run but not running.
