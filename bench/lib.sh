@@ -155,3 +155,23 @@ field() { # file key: a key=value field of a helper's output line
 results=$work/results # lines: section case server metric value
 : >"$results"
 record() { echo "$*" >>"$results"; }
+
+# stat_of SECTION CASE SERVER METRIC FN: median, max or min over the rounds.
+stat_of() {
+	awk -v s="$1" -v d="$2" -v n="$3" -v m="$4" -v fn="$5" '
+		$1 == s && $2 == d && $3 == n && $4 == m && $5 != "" { v[++c] = $5 + 0 }
+		END {
+			if (!c) { print "-"; exit }
+			for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+			if (fn == "max") r = v[c]; else if (fn == "min") r = v[1]
+			else r = (c % 2) ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+			print r
+		}' "$results"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "-") print "-"; else printf f, v }'; }
+
+# Report headers: what ran, on what.
+describe_machine() { echo "$(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown CPU), $(awk '/^MemTotal:/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo)"; }
+describe_thredis() { echo "$("$THREDIS_BIN" version) (source tree at $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')), $(go version | awk '{print $3}')"; }
+describe_redis() { echo "$("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/^v=//')"; }

@@ -241,20 +241,6 @@ run_sync() {
 
 # ---- report helpers ----
 
-# stat_of SECTION CASE SERVER METRIC FN: median, max or min over the rounds.
-stat_of() {
-	awk -v s="$1" -v d="$2" -v n="$3" -v m="$4" -v fn="$5" '
-		$1 == s && $2 == d && $3 == n && $4 == m && $5 != "" { v[++c] = $5 + 0 }
-		END {
-			if (!c) { print "-"; exit }
-			for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-			if (fn == "max") r = v[c]; else if (fn == "min") r = v[1]
-			else r = (c % 2) ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
-			print r
-		}' "$results"
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "-") print "-"; else printf f, v }'; }
 # range SECTION CASE SERVER METRIC FORMAT: "min–max" over the rounds
 range() { echo "$(fmt "$(stat_of "$1" "$2" "$3" "$4" min)" "$5")–$(fmt "$(stat_of "$1" "$2" "$3" "$4" max)" "$5")"; }
 # ---- run ----
@@ -262,9 +248,9 @@ range() { echo "$(fmt "$(stat_of "$1" "$2" "$3" "$4" min)" "$5")–$(fmt "$(stat
 echo "## thredis vs redis-server: replication (median of $ROUNDS rounds, servers interleaved)"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "- machine: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown CPU), $(awk '/^MemTotal:/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- thredis: $("$THREDIS_BIN" version) (source tree at $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')), $(go version | awk '{print $3}')"
-echo "- redis: $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/^v=//')"
+echo "- machine: $(describe_machine), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- thredis: $(describe_thredis)"
+echo "- redis: $(describe_redis)"
 echo "- settings: QUICK=$QUICK ROUNDS=$ROUNDS KEYS=$KEYS SQL_MB=$SQL_MB TP_N=$TP_N MODES='$MODES' DATASETS='$DATASETS' THREDIS_ARGS='$THREDIS_ARGS'"
 echo
 
