@@ -57,7 +57,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -65,6 +64,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/thredis/thredis/bench/procstat"
 )
 
 func main() {
@@ -236,7 +237,7 @@ func job(args []string) error {
 	}
 
 	// RSS sampler.
-	base := rssKB(*pid)
+	base := procstat.RSSKB(*pid)
 	if base < 0 {
 		return fmt.Errorf("job: cannot read /proc/%d/status", *pid)
 	}
@@ -254,12 +255,12 @@ func job(args []string) error {
 		defer tick.Stop()
 		for {
 			s := sample{at: time.Since(sent)}
-			rss := rssKB(*pid)
+			rss := procstat.RSSKB(*pid)
 			s.extraRSS, s.extraPrv = rss-base, rss-base
-			for _, c := range childPids(*pid) {
+			for _, c := range procstat.Children(*pid) {
 				s.children++
-				s.extraRSS += max(rssKB(c), 0)
-				s.extraPrv += max(privateKB(c), 0)
+				s.extraRSS += max(procstat.RSSKB(c), 0)
+				s.extraPrv += max(procstat.PrivateKB(c), 0)
 			}
 			if s.children > 0 && childSeen < 0 {
 				childSeen = s.at
@@ -480,60 +481,6 @@ func stats(name string, rts []rt) []string {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 func f3(v float64) string        { return strconv.FormatFloat(v, 'f', 3, 64) }
-
-// ---- /proc ----
-
-// rssKB returns VmRSS of pid in kB, -1 if it cannot be read.
-func rssKB(pid int) int64 {
-	return procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
-}
-
-// privateKB returns the pages pid maps that no other process maps.
-func privateKB(pid int) int64 {
-	p := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
-	a, b := procField(p, "Private_Clean:"), procField(p, "Private_Dirty:")
-	if a < 0 || b < 0 {
-		return -1
-	}
-	return a + b
-}
-
-func procField(path, field string) int64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, field); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				v, err := strconv.ParseInt(f[0], 10, 64)
-				if err == nil {
-					return v
-				}
-			}
-		}
-	}
-	return -1
-}
-
-// childPids lists the child processes of pid (any thread's children).
-func childPids(pid int) []int {
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, s := range strings.Fields(string(b)) {
-			if v, err := strconv.Atoi(s); err == nil {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
-}
 
 // ---- RESP ----
 

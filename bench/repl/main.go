@@ -58,6 +58,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/thredis/thredis/bench/procstat"
 )
 
 func main() {
@@ -139,7 +141,7 @@ func lag(args []string) error {
 		defer f.Close()
 		cmd.Stdout = f
 	}
-	mcpu0, rcpu0 := cpuMS(*mpid), cpuMS(*rpid)
+	mcpu0, rcpu0 := procstat.CPUMillis(*mpid), procstat.CPUMillis(*rpid)
 	mo0, _, err := sample()
 	if err != nil {
 		return err
@@ -201,7 +203,7 @@ loop:
 			catch = time.Since(tEnd)
 		}
 	}
-	mcpu, rcpu := cpuMS(*mpid)-mcpu0, cpuMS(*rpid)-rcpu0
+	mcpu, rcpu := procstat.CPUMillis(*mpid)-mcpu0, procstat.CPUMillis(*rpid)-rcpu0
 	ccpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	slices.Sort(lags)
 	fmt.Printf("cmd_ms=%.0f samples=%d lag_p50=%d lag_p99=%d lag_max=%d lag_end=%d catchup_ms=%.0f repl_bytes=%d mcpu_ms=%d rcpu_ms=%d ccpu_ms=%.0f\n",
@@ -242,7 +244,7 @@ func syncCmd(args []string) error {
 		return err
 	}
 	defer r.Close()
-	mcpu0, rcpu0 := cpuMS(*mpid), cpuMS(*rpid)
+	mcpu0, rcpu0 := procstat.CPUMillis(*mpid), procstat.CPUMillis(*rpid)
 	mrss0, rrss0 := treeRSS(*mpid), treeRSS(*rpid)
 	var mpeak, rpeak int64
 	t0 := time.Now()
@@ -292,7 +294,7 @@ func syncCmd(args []string) error {
 		loading = loadEnd - loadStart + *poll
 	}
 	fmt.Printf("wall_ms=%.0f sync_seen_ms=%.0f loading_start_ms=%.0f loading_ms=%.0f mcpu_ms=%d rcpu_ms=%d m_extra_rss_kb=%d r_extra_rss_kb=%d\n",
-		ms(wall), ms(syncSeen), ms(loadStart), ms(loading), cpuMS(*mpid)-mcpu0, cpuMS(*rpid)-rcpu0, mpeak, rpeak)
+		ms(wall), ms(syncSeen), ms(loadStart), ms(loading), procstat.CPUMillis(*mpid)-mcpu0, procstat.CPUMillis(*rpid)-rcpu0, mpeak, rpeak)
 	return nil
 }
 
@@ -303,59 +305,17 @@ func ms(d time.Duration) float64 {
 	return float64(d) / 1e6
 }
 
-// ---- /proc ----
-
-// cpuMS is the user + system CPU time of pid, its reaped children
-// included (redis's fork), in ms; 0 for pid 0.
-func cpuMS(pid int) int64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	// fields after the command name, which is in parentheses
-	i := strings.LastIndexByte(s, ')')
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime..cstime are fields 14..17
-	var t int64
-	for _, k := range []int{14, 15, 16, 17} {
-		v, _ := strconv.ParseInt(f[k-3], 10, 64)
-		t += v
-	}
-	return t * 10 // USER_HZ is 100 on Linux
-}
-
-// treeRSS is the VmRSS of pid plus its children's, in kB.
+// treeRSS is the VmRSS of pid plus its children's, in kB (0 for what
+// cannot be read).
 func treeRSS(pid int) int64 {
 	if pid == 0 {
 		return 0
 	}
-	t := rssKB(pid)
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(c); err == nil {
-				t += rssKB(n)
-			}
-		}
+	t := max(procstat.RSSKB(pid), 0)
+	for _, c := range procstat.Children(pid) {
+		t += max(procstat.RSSKB(c), 0)
 	}
 	return t
-}
-
-func rssKB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // ---- a minimal RESP client ----
